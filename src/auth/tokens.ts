@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import { errors, jwtVerify, SignJWT } from 'jose';
+import { AppError } from '../errors.js';
+
+export type Role = 'user' | 'admin';
+
+export interface AccessClaims {
+  /** user id */
+  sub: string;
+  /** session family id: logout revokes every access token of the family at once */
+  sid: string;
+  jti: string;
+  role: Role;
+  iat: number;
+  exp: number;
+}
+
+/** Signs and verifies short-lived HS256 access tokens. Only HS256 is accepted, never `none`. */
+export class AccessTokens {
+  private readonly key: Uint8Array;
+
+  constructor(
+    secret: string,
+    private readonly issuer: string,
+    readonly ttlSeconds: number,
+  ) {
+    this.key = new TextEncoder().encode(secret);
+  }
+
+  sign(subject: { userId: string; sessionFamilyId: string; role: Role }): Promise<string> {
+    return new SignJWT({ sid: subject.sessionFamilyId, role: subject.role })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(subject.userId)
+      .setJti(randomUUID())
+      .setIssuer(this.issuer)
+      .setIssuedAt()
+      .setExpirationTime(`${this.ttlSeconds}s`)
+      .sign(this.key);
+  }
+
+  async verify(token: string): Promise<AccessClaims> {
+    try {
+      const { payload } = await jwtVerify(token, this.key, { issuer: this.issuer, algorithms: ['HS256'] });
+      if (!isAccessClaims(payload)) throw new AppError('unauthorized', 'The access token is missing required claims.');
+      return payload;
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      const expired = error instanceof errors.JWTExpired;
+      throw new AppError('unauthorized', expired ? 'The access token has expired.' : 'The access token is invalid.');
+    }
+  }
+}
+
+function isAccessClaims(payload: Record<string, unknown>): payload is AccessClaims & Record<string, unknown> {
+  return (
+    typeof payload.sub === 'string' &&
+    typeof payload.sid === 'string' &&
+    typeof payload.jti === 'string' &&
+    (payload.role === 'user' || payload.role === 'admin') &&
+    typeof payload.iat === 'number' &&
+    typeof payload.exp === 'number'
+  );
+}

@@ -1,0 +1,125 @@
+/**
+ * The one place that reads `process.env`. Every setting is declared in one schema, validated at
+ * start-up, and the result is deep-frozen so no component can change it behind another's back.
+ * `.env.example` documents the same variables; a test keeps the two in step.
+ */
+import { randomBytes } from 'node:crypto';
+import Type, { type Static } from 'typebox';
+import Value from 'typebox/value';
+
+const Int = (min: number, max: number, def: number, description: string) =>
+  Type.Integer({ minimum: min, maximum: max, default: def, description });
+
+export const ConfigSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
+    default: 'development',
+    description: 'development | production | test. production requires JWT_SECRET.',
+  }),
+  ROLE: Type.Union([Type.Literal('all'), Type.Literal('api'), Type.Literal('worker')], {
+    default: 'all',
+    description: 'all (API and workers in one process), api, or worker.',
+  }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Interface the API listens on.' }),
+  PORT: Int(0, 65535, 3000, 'TCP port of the API.'),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    { default: 'info', description: 'pino log level.' },
+  ),
+  REDIS_URL: Type.String({
+    pattern: '^rediss?://',
+    default: 'redis://127.0.0.1:6379',
+    description: 'Redis server (ignored when REDIS_CLUSTER_NODES is set).',
+  }),
+  REDIS_CLUSTER_NODES: Type.String({
+    pattern: '^$|^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$',
+    default: '',
+    description: 'Comma-separated host:port seeds of a Redis Cluster; switches cluster mode on.',
+  }),
+  DATABASE_URL: Type.String({
+    pattern: '^postgres(ql)?://',
+    default: 'postgres://root@127.0.0.1:5432/laneq',
+    description: 'PostgreSQL database; created at start-up if missing.',
+  }),
+  DATABASE_POOL_SIZE: Int(1, 200, 10, 'Connections in the PostgreSQL pool of each process.'),
+  KEY_PREFIX: Type.String({
+    pattern: '^[A-Za-z0-9_.-]{1,32}$',
+    default: 'laneq',
+    description: 'Namespace of every Redis key.',
+  }),
+  JWT_SECRET: Type.String({
+    default: '',
+    description: 'HMAC secret for access tokens, at least 32 characters. Required in production.',
+  }),
+  JWT_ISSUER: Type.String({ minLength: 1, default: 'laneq', description: 'iss claim of access tokens.' }),
+  ACCESS_TOKEN_TTL_S: Int(30, 86_400, 900, 'Lifetime of an access token, in seconds.'),
+  REFRESH_TOKEN_TTL_S: Int(60, 31_536_000, 2_592_000, 'Lifetime of a refresh token, in seconds.'),
+  RATE_LIMIT_AUTH_PER_IP: Int(1, 1_000_000, 300, 'Register + login calls allowed per IP per minute.'),
+  RATE_LIMIT_LOGIN_FAILURES: Int(1, 1_000_000, 10, 'Failed logins allowed per username per window.'),
+  RATE_LIMIT_LOGIN_WINDOW_S: Int(1, 86_400, 900, 'Window of the failed-login limit, in seconds.'),
+  BODY_LIMIT_BYTES: Int(1024, 64 * 1024 * 1024, 1_048_576, 'Largest accepted HTTP request body.'),
+  TRUST_PROXY: Type.Boolean({
+    default: false,
+    description: 'Take the client IP from X-Forwarded-For (set behind a load balancer).',
+  }),
+  SHUTDOWN_GRACE_MS: Int(0, 600_000, 10_000, 'How long shutdown waits for in-flight work.'),
+});
+
+type RawConfig = Static<typeof ConfigSchema>;
+export type Config = Readonly<RawConfig & { jwtSecretGenerated: boolean }>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const MIN_SECRET_LENGTH = 32;
+
+/** Parses the environment into a frozen Config, or throws one ConfigError naming every problem. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const known = Object.keys(ConfigSchema.properties);
+  const input: Record<string, unknown> = {};
+  for (const name of known) {
+    const value = env[name];
+    if (value !== undefined && value !== '') input[name] = value;
+  }
+  const withDefaults = Value.Default(ConfigSchema, input);
+  const converted = Value.Convert(ConfigSchema, withDefaults);
+  const raw = converted as RawConfig;
+  const problems = known.flatMap((name) => propertyProblem(name, raw, input));
+  problems.push(...crossFieldProblems(raw));
+  if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
+
+  const jwtSecretGenerated = raw.JWT_SECRET === '';
+  const config = {
+    ...raw,
+    JWT_SECRET: jwtSecretGenerated ? randomBytes(48).toString('base64url') : raw.JWT_SECRET,
+    jwtSecretGenerated,
+  };
+  return Object.freeze(config);
+}
+
+/** Checks one variable on its own so that one bad value never hides the next one. */
+function propertyProblem(name: string, config: RawConfig, input: Record<string, unknown>): string[] {
+  const schema = ConfigSchema.properties[name as keyof RawConfig];
+  const value = config[name as keyof RawConfig];
+  if (Value.Check(schema, value)) return [];
+  const allowed = 'anyOf' in schema ? (schema.anyOf as { const: unknown }[]).map((option) => option.const) : undefined;
+  const reason = allowed ? `must be one of ${allowed.join(', ')}` : Value.Errors(schema, value)[0]?.message;
+  return [`${name}: ${reason} (got ${JSON.stringify(input[name])})`];
+}
+
+function crossFieldProblems(config: RawConfig): string[] {
+  const problems: string[] = [];
+  if (config.NODE_ENV === 'production' && config.JWT_SECRET === '') {
+    problems.push('JWT_SECRET: required when NODE_ENV=production');
+  }
+  if (config.JWT_SECRET !== '' && config.JWT_SECRET.length < MIN_SECRET_LENGTH) {
+    problems.push(`JWT_SECRET: must be at least ${MIN_SECRET_LENGTH} characters`);
+  }
+  if (config.REFRESH_TOKEN_TTL_S <= config.ACCESS_TOKEN_TTL_S) {
+    problems.push('REFRESH_TOKEN_TTL_S: must be longer than ACCESS_TOKEN_TTL_S');
+  }
+  return problems;
+}
