@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 
 export interface JsonResponse<T = unknown> {
   status: number;
-  headers: Record<string, string | string[] | undefined>;
+  headers: Record<string, string | string[] | number | undefined>;
   body: T;
 }
 
