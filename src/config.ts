@@ -61,7 +61,32 @@ export const ConfigSchema = Type.Object({
     default: false,
     description: 'Take the client IP from X-Forwarded-For (set behind a load balancer).',
   }),
-  SHUTDOWN_GRACE_MS: Int(0, 600_000, 10_000, 'How long shutdown waits for in-flight work.'),
+  SHUTDOWN_GRACE_MS: Int(0, 600_000, 10_000, 'How long shutdown waits for in-flight HTTP requests and handlers.'),
+
+  QUEUE_SHARDS: Int(1, 1024, 8, 'Hash-tagged shards the clients are spread over (spread them over Cluster nodes).'),
+  WORKER_CONCURRENCY: Int(1, 10_000, 32, 'Requests one worker process runs at once (each of a different client).'),
+  LEASE_MS: Int(1_000, 3_600_000, 30_000, 'Lease of a claimed request; a worker silent this long loses it.'),
+  HEARTBEAT_MS: Int(100, 1_200_000, 10_000, 'How often a worker extends the leases of its running requests.'),
+  DEFAULT_MAX_ATTEMPTS: Int(1, 100, 3, 'Attempts of a request that does not set maxAttempts.'),
+  MAX_ATTEMPTS_LIMIT: Int(1, 100, 25, 'Largest maxAttempts a request may ask for.'),
+  DEFAULT_TIMEOUT_MS: Int(1, 86_400_000, 60_000, 'Timeout of one attempt when the request sets none.'),
+  MAX_TIMEOUT_MS: Int(1, 86_400_000, 600_000, 'Largest timeoutMs a request may ask for.'),
+  RETRY_BASE_MS: Int(0, 3_600_000, 1_000, 'First retry backoff; doubles per attempt, with full jitter.'),
+  RETRY_MAX_MS: Int(0, 86_400_000, 300_000, 'Longest retry backoff.'),
+  RESULT_RETENTION_S: Int(1, 31_536_000, 86_400, 'How long finished requests stay readable in Redis.'),
+  RESULT_RETENTION_COUNT: Int(1, 1_000_000, 10_000, 'Most finished requests kept in Redis per client.'),
+  IDEMPOTENCY_TTL_S: Int(1, 31_536_000, 86_400, 'How long an idempotency key is remembered per client.'),
+  PAYLOAD_LIMIT_BYTES: Int(16, 64 * 1024 * 1024, 262_144, 'Largest request payload (JSON text bytes).'),
+  MAX_QUEUE_DEPTH: Int(1, 100_000_000, 100_000, 'Most pending requests one client may have.'),
+  HANDLERS: Type.String({
+    default: '',
+    description: 'Comma-separated module paths exporting `handlers` (type -> handler) to run besides the built-ins.',
+  }),
+  HTTP_ALLOWED_HOSTS: Type.String({
+    default: '',
+    description: 'Hosts (name or name:port, comma-separated) the built-in `http` handler may call; empty = none.',
+  }),
+  ARCHIVE_BATCH: Int(1, 10_000, 500, 'Final records written to PostgreSQL per INSERT.'),
 });
 
 type RawConfig = Static<typeof ConfigSchema>;
@@ -117,6 +142,15 @@ function crossFieldProblems(config: RawConfig): string[] {
   }
   if (config.JWT_SECRET !== '' && config.JWT_SECRET.length < MIN_SECRET_LENGTH) {
     problems.push(`JWT_SECRET: must be at least ${MIN_SECRET_LENGTH} characters`);
+  }
+  if (config.LEASE_MS < config.HEARTBEAT_MS * 2) {
+    problems.push('LEASE_MS: must be at least twice HEARTBEAT_MS, so one late heartbeat does not lose the lease');
+  }
+  if (config.DEFAULT_MAX_ATTEMPTS > config.MAX_ATTEMPTS_LIMIT) {
+    problems.push('DEFAULT_MAX_ATTEMPTS: must not exceed MAX_ATTEMPTS_LIMIT');
+  }
+  if (config.DEFAULT_TIMEOUT_MS > config.MAX_TIMEOUT_MS) {
+    problems.push('DEFAULT_TIMEOUT_MS: must not exceed MAX_TIMEOUT_MS');
   }
   if (config.REFRESH_TOKEN_TTL_S <= config.ACCESS_TOKEN_TTL_S) {
     problems.push('REFRESH_TOKEN_TTL_S: must be longer than ACCESS_TOKEN_TTL_S');

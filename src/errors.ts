@@ -5,6 +5,7 @@
  */
 export const ERROR_CATALOGUE = {
   validation_failed: { status: 400, message: 'The request does not match the expected shape.' },
+  unknown_type: { status: 400, message: 'No handler runs requests of this type.' },
   invalid_json: { status: 400, message: 'The request body is not valid JSON.' },
   invalid_encoding: { status: 400, message: 'The request body is not valid UTF-8.' },
   bad_request: { status: 400, message: 'The request is malformed.' },
@@ -18,8 +19,10 @@ export const ERROR_CATALOGUE = {
   forbidden: { status: 403, message: 'This action needs another role.' },
   not_found: { status: 404, message: 'Not found.' },
   username_taken: { status: 409, message: 'That username is already registered.' },
+  not_cancellable: { status: 409, message: 'The request has already started or finished.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
+  queue_full: { status: 429, message: 'The queue holds as many pending requests as it may.' },
   rate_limited: { status: 429, message: 'Too many requests; retry after the delay in Retry-After.' },
   internal: { status: 500, message: 'An unexpected error occurred.' },
   service_unavailable: { status: 503, message: 'A backing service is unavailable; retry shortly.' },

@@ -20,7 +20,7 @@ const logger = createLogger(config.LOG_LEVEL);
 
 try {
   const server = await startServer(config, logger);
-  logger.info({ url: server.url, role: config.ROLE }, 'laneq is up');
+  logger.info({ url: server.url || undefined, role: config.ROLE }, 'laneq is up');
 
   const shutdown = async (signal: string) => {
     logger.info({ signal }, 'shutting down');

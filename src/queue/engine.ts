@@ -1,0 +1,189 @@
+import { v7 as uuidv7 } from 'uuid';
+import { AppError } from '../errors.js';
+import type { RedisClient } from '../redis/connect.js';
+import { KeySpace, type ShardKeys } from './keys.js';
+import { decodeRecord, type RequestRecord, type RequestStatus } from './records.js';
+import { Scripts } from './scripts.js';
+
+export interface EngineSettings {
+  keyPrefix: string;
+  shards: number;
+  maxQueueDepth: number;
+  idempotencyTtlMs: number;
+  retentionMs: number;
+  retentionCount: number;
+}
+
+/** A request ready for the queue: its type and payload have already been validated. */
+export interface NewRequest {
+  type: string;
+  payload: unknown;
+  maxAttempts: number;
+  timeoutMs: number;
+  idempotencyKey?: string;
+}
+
+export interface Accepted {
+  id: string;
+  /** 'queued' for a new request; for an idempotent repeat, the original's status ('archived' once out of Redis) */
+  status: RequestStatus | 'archived';
+  /** the client's requests ahead of it, or -1 when it is not queued */
+  position: number;
+}
+
+export interface ClientStats {
+  pending: number;
+  running: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  oldestPendingAgeMs: number;
+}
+
+export type CancelOutcome =
+  | { outcome: 'cancelled'; record: RequestRecord }
+  | { outcome: 'not_cancellable'; record: RequestRecord }
+  | { outcome: 'not_found' };
+
+/** Enough entries per script call to amortise the round trip, few enough to keep Redis responsive. */
+const ENQUEUE_CHUNK = 1_000;
+
+/**
+ * The client-facing side of the queue: enqueue, read, cancel, dequeue results. The worker side
+ * (claim, complete, heartbeat, recovery) is in worker-ops.ts. Every state change is one Lua
+ * script call; nothing here reads, modifies and writes across round trips.
+ */
+export class QueueEngine {
+  readonly keys: KeySpace;
+  readonly scripts: Scripts;
+
+  constructor(
+    readonly redis: RedisClient,
+    readonly settings: EngineSettings,
+  ) {
+    this.keys = new KeySpace(settings.keyPrefix, settings.shards);
+    this.scripts = new Scripts(redis, this.keys.wakeChannel);
+  }
+
+  /** Appends a client's requests to its queue in order, all or none. */
+  async enqueue(clientId: string, requests: NewRequest[]): Promise<Accepted[]> {
+    return this.enqueueMany(requests.map((request) => ({ clientId, request })));
+  }
+
+  /**
+   * Enqueues requests of many clients (e.g. a bulk load), one script call per shard and chunk.
+   * All-or-none holds per call of one shard chunk; a single client's requests are kept together
+   * and in order.
+   */
+  async enqueueMany(entries: { clientId: string; request: NewRequest }[]): Promise<Accepted[]> {
+    const byShard = new Map<ShardKeys, number[]>();
+    entries.forEach((entry, index) => {
+      const shard = this.keys.forClient(entry.clientId);
+      const list = byShard.get(shard) ?? [];
+      list.push(index);
+      byShard.set(shard, list);
+    });
+    const results = new Array<Accepted>(entries.length);
+    const calls: Promise<void>[] = [];
+    for (const [shard, indexes] of byShard) {
+      for (let start = 0; start < indexes.length; start += ENQUEUE_CHUNK) {
+        const chunk = indexes.slice(start, start + ENQUEUE_CHUNK);
+        calls.push(
+          this.enqueueChunk(
+            shard,
+            chunk.map((index) => entries[index] as { clientId: string; request: NewRequest }),
+          ).then((accepted) => chunk.forEach((index, n) => (results[index] = accepted[n] as Accepted))),
+        );
+      }
+    }
+    await Promise.all(calls);
+    return results;
+  }
+
+  private async enqueueChunk(shard: ShardKeys, entries: { clientId: string; request: NewRequest }[]): Promise<Accepted[]> {
+    const args: (string | number)[] = [this.settings.maxQueueDepth, this.settings.idempotencyTtlMs];
+    for (const { clientId, request } of entries) {
+      args.push(
+        clientId,
+        uuidv7(),
+        request.type,
+        JSON.stringify(request.payload ?? null),
+        request.maxAttempts,
+        request.timeoutMs,
+        request.idempotencyKey ?? '',
+      );
+    }
+    try {
+      const reply = (await this.scripts.run('enqueue', shard, args)) as [string, Accepted['status'], number][];
+      return reply.map(([id, status, position]) => ({ id, status, position }));
+    } catch (error) {
+      if (error instanceof Error && error.message.includes('QUEUE_FULL')) {
+        throw new AppError('queue_full', `The queue already holds ${this.settings.maxQueueDepth} pending requests.`);
+      }
+      throw error;
+    }
+  }
+
+  /** A client's request as Redis holds it, or undefined (unknown, another client's, or archived). */
+  async get(clientId: string, id: string): Promise<RequestRecord | undefined> {
+    const reply = (await this.scripts.run('get_request', this.keys.forClient(clientId), [clientId, id])) as
+      | [RequestStatus, string, number]
+      | null;
+    if (!reply) return undefined;
+    return decodeRecord(id, reply[1], reply[0], reply[2]);
+  }
+
+  async cancel(clientId: string, id: string): Promise<CancelOutcome> {
+    const { retentionMs, retentionCount } = this.settings;
+    const [outcome, json] = (await this.scripts.run('cancel', this.keys.forClient(clientId), [
+      clientId,
+      id,
+      retentionMs,
+      retentionCount,
+    ])) as ['cancelled' | 'not_cancellable' | 'not_found', string | null];
+    if (outcome === 'not_found' || json === null) return { outcome: 'not_found' };
+    const stored = JSON.parse(json) as { st?: RequestStatus; a: number };
+    const status: RequestStatus = stored.st ?? (stored.a > 0 ? 'running' : 'queued');
+    return { outcome, record: decodeRecord(id, json, outcome === 'cancelled' ? 'cancelled' : status) };
+  }
+
+  /**
+   * Takes the oldest finished request off the client's outbox. `record` is undefined when it has
+   * already left Redis retention; the caller reads it from the archive by id.
+   */
+  async dequeue(clientId: string): Promise<{ id: string; record?: RequestRecord } | undefined> {
+    const reply = (await this.scripts.run('dequeue_result', this.keys.forClient(clientId), [clientId])) as
+      | [string, string | null]
+      | null;
+    if (!reply) return undefined;
+    const [id, json] = reply;
+    if (json === null) return { id };
+    const status = (JSON.parse(json) as { st: RequestStatus }).st;
+    return { id, record: decodeRecord(id, json, status) };
+  }
+
+  async stats(clientId: string): Promise<ClientStats> {
+    const [pending, running, succeeded, failed, cancelled, oldest, now] = (await this.scripts.run(
+      'client_stats',
+      this.keys.forClient(clientId),
+      [clientId],
+    )) as number[];
+    return {
+      pending: pending ?? 0,
+      running: running ?? 0,
+      succeeded: succeeded ?? 0,
+      failed: failed ?? 0,
+      cancelled: cancelled ?? 0,
+      oldestPendingAgeMs: oldest === undefined || oldest < 0 ? 0 : Math.max(0, (now ?? 0) - oldest),
+    };
+  }
+
+  /** The client logged out: its queue is removed once drained (at once when already empty). */
+  async markClientGone(clientId: string): Promise<boolean> {
+    const removed = await this.scripts.run('mark_client_gone', this.keys.forClient(clientId), [
+      clientId,
+      this.settings.retentionMs,
+    ]);
+    return removed === 1;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * The Redis key layout. Every key of the engine is `<prefix>:{s<n>}:<name>`: the `{s<n>}` hash
+ * tag puts all keys of shard n in one Redis Cluster slot, so every script touches one slot.
+ * A client lives in exactly one shard, chosen by a stable hash of its id.
+ *
+ * Per shard (passed to every script as KEYS[1..8], in this order):
+ *   ready    LIST   clients whose head request can start now (the round-robin ring)
+ *   jobs     HASH   request id -> JSON record of every unfinished request
+ *   running  HASH   request id -> "<fence>:<client>" of every claimed request
+ *   leases   ZSET   request id by lease deadline (ms, Redis clock)
+ *   delayed  ZSET   client id by the due time of its head's retry
+ *   fence    STRING fencing-token counter
+ *   archive  STREAM final records on their way to PostgreSQL
+ *   stats    HASH   shard totals of succeeded / failed / cancelled
+ * Per client, derived inside the scripts from the shard's key base:
+ *   q:<client>       LIST   the client's queue of request ids, head first (the head stays while it runs)
+ *   fin:<client>     LIST   ids of its finished requests, oldest first (count-bounded retention)
+ *   out:<client>     LIST   its outbox: finished ids not yet dequeued
+ *   idem:<client>    HASH   idempotency key -> request id
+ *   client:<client>  HASH   its counters and the logged-out mark
+ *   done:<id>        STRING final record JSON, expiring after the retention window
+ * Outside the shards: `<prefix>:wake` (pub/sub channel waking idle workers) and the auth keys.
+ */
+export const SHARD_KEY_NAMES = ['ready', 'jobs', 'running', 'leases', 'delayed', 'fence', 'archive', 'stats'] as const;
+
+export interface ShardKeys {
+  index: number;
+  /** `<prefix>:{s<n>}:`, the base of the per-client keys built inside the scripts */
+  base: string;
+  /** KEYS[1..8] of every engine script */
+  keys: string[];
+  archive: string;
+}
+
+/** FNV-1a: fast, stable across processes and versions, and spreads uuids evenly. */
+export function shardOf(clientId: string, shards: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < clientId.length; i += 1) {
+    hash ^= clientId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0) % shards;
+}
+
+export class KeySpace {
+  readonly shards: ShardKeys[];
+  readonly wakeChannel: string;
+
+  constructor(
+    readonly prefix: string,
+    shardCount: number,
+  ) {
+    this.wakeChannel = `${prefix}:wake`;
+    this.shards = Array.from({ length: shardCount }, (_, index) => {
+      const base = `${prefix}:{s${index}}:`;
+      const keys = SHARD_KEY_NAMES.map((name) => base + name);
+      return { index, base, keys, archive: `${base}archive` };
+    });
+  }
+
+  forClient(clientId: string): ShardKeys {
+    return this.shards[shardOf(clientId, this.shards.length)] as ShardKeys;
+  }
+
+  /** The shard named by a wake message (the message is the shard's ready key). */
+  shardOfReadyKey(readyKey: string): ShardKeys | undefined {
+    return this.shards.find((shard) => shard.keys[0] === readyKey);
+  }
+
+  clientKeys(clientId: string): string[] {
+    const { base } = this.forClient(clientId);
+    return ['q', 'fin', 'out', 'idem', 'client'].map((name) => `${base}${name}:${clientId}`);
+  }
+}

@@ -1,0 +1,81 @@
+--[[ enqueue: appends requests to their clients' queues, all or none.
+KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+ARGV[3] maxDepth   most requests one client may have pending (queued or running)
+ARGV[4] idemTtlMs  how long an idempotency key is remembered
+ARGV[5..]          groups of 7: client, id, type, payload (JSON text), maxAttempts, timeoutMs,
+                   idempotencyKey ('' for none); every client of the call is in this shard.
+Returns, per request in order: {id, status, position}; status is 'queued' for a new request, or
+the current status of the request an idempotency key already named ('archived' when that request
+has left Redis retention), with position -1 when it is not queued.
+Error 'QUEUE_FULL <client>' when a client would exceed maxDepth: then nothing is written.
+Invariant kept: a client is in the ready ring iff its queue is non-empty and its head is neither
+running nor waiting for a retry; so only a queue going from empty to non-empty joins the ring. ]]
+--- @include "includes/shard_keys"
+
+local maxDepth = tonumber(ARGV[3])
+local idemTtlMs = tonumber(ARGV[4])
+local GROUP = 7
+
+local function existingStatus(client, id)
+  if redis.call('HEXISTS', KEYS[3], id) == 1 then return 'running', -1 end
+  if redis.call('HEXISTS', KEYS[2], id) == 1 then
+    return 'queued', redis.call('LPOS', base .. 'q:' .. client, id) or -1
+  end
+  local done = redis.call('GET', base .. 'done:' .. id)
+  if done then return cjson.decode(done).st, -1 end
+  return 'archived', -1
+end
+
+-- Pass 1: resolve idempotency keys and check depth, writing nothing.
+local replies = {}
+local added = {}
+local seenKeys = {}
+for i = 5, #ARGV, GROUP do
+  local client, id, key = ARGV[i], ARGV[i + 1], ARGV[i + 6]
+  local known = nil
+  if key ~= '' then
+    known = seenKeys[client .. '\0' .. key] or redis.call('HGET', base .. 'idem:' .. client, key)
+  end
+  if known then
+    replies[#replies + 1] = { known }
+  else
+    if key ~= '' then seenKeys[client .. '\0' .. key] = id end
+    added[client] = (added[client] or 0) + 1
+    replies[#replies + 1] = false
+  end
+end
+for client, count in pairs(added) do
+  if redis.call('LLEN', base .. 'q:' .. client) + count > maxDepth then
+    return redis.error_reply('QUEUE_FULL ' .. client)
+  end
+end
+
+-- Pass 2: write.
+local now = nowMs()
+local out = {}
+for i = 5, #ARGV, GROUP do
+  local n = (i - 5) / GROUP + 1
+  local client, id, key = ARGV[i], ARGV[i + 1], ARGV[i + 6]
+  if replies[n] then
+    local knownId = replies[n][1]
+    local status, position = existingStatus(client, knownId)
+    out[#out + 1] = { knownId, status, position }
+  else
+    local record = cjson.encode({
+      c = client, t = ARGV[i + 2], p = ARGV[i + 3], m = tonumber(ARGV[i + 4]), o = tonumber(ARGV[i + 5]),
+      e = now, a = 0,
+    })
+    redis.call('HSET', KEYS[2], id, record)
+    local queue = base .. 'q:' .. client
+    local length = redis.call('RPUSH', queue, id)
+    if length == 1 then redis.call('RPUSH', KEYS[1], client) end
+    if key ~= '' then
+      redis.call('HSET', base .. 'idem:' .. client, key, id)
+      redis.call('PEXPIRE', base .. 'idem:' .. client, idemTtlMs)
+    end
+    redis.call('HDEL', base .. 'client:' .. client, 'gone')
+    out[#out + 1] = { id, 'queued', length - 1 }
+  end
+end
+wakeWorkersIfNeeded()
+return out

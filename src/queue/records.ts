@@ -1,0 +1,89 @@
+/** How requests look outside Redis, and the decoding of the compact records the scripts keep. */
+
+export const REQUEST_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type RequestStatus = (typeof REQUEST_STATUSES)[number];
+export type FinalStatus = 'succeeded' | 'failed' | 'cancelled';
+
+export interface RequestError {
+  message: string;
+  code?: string;
+}
+
+export interface FailedAttempt {
+  attempt: number;
+  startedAt: number;
+  finishedAt: number;
+  error: RequestError;
+}
+
+/** Times are milliseconds since the epoch on Redis's clock. */
+export interface RequestRecord {
+  id: string;
+  clientId: string;
+  type: string;
+  status: RequestStatus;
+  attempts: number;
+  maxAttempts: number;
+  timeoutMs: number;
+  payload: unknown;
+  result?: unknown;
+  error?: RequestError;
+  enqueuedAt: number;
+  startedAt?: number;
+  finishedAt?: number;
+  /** when a request waiting for its retry becomes due */
+  retryAt?: number;
+  /** failed attempts, oldest first */
+  history: FailedAttempt[];
+  /** the client's requests ahead of this one (queued requests only) */
+  position?: number;
+}
+
+/** The record as the Lua scripts store it: short keys, because every queued byte counts. */
+export interface StoredRecord {
+  id?: string;
+  c: string;
+  t: string;
+  p: string;
+  m: number;
+  o: number;
+  e: number;
+  a: number;
+  s?: number;
+  w?: number;
+  f?: number;
+  st?: FinalStatus;
+  r?: string;
+  er?: RequestError;
+  h?: { a: number; s: number; f: number; er: RequestError }[];
+}
+
+const parseJson = (text: string | undefined): unknown => (text === undefined ? undefined : JSON.parse(text));
+
+export function decodeRecord(id: string, json: string, status: RequestStatus, position?: number): RequestRecord {
+  const stored = JSON.parse(json) as StoredRecord;
+  const record: RequestRecord = {
+    id,
+    clientId: stored.c,
+    type: stored.t,
+    status,
+    attempts: stored.a,
+    maxAttempts: stored.m,
+    timeoutMs: stored.o,
+    payload: parseJson(stored.p),
+    enqueuedAt: stored.e,
+    history: (Array.isArray(stored.h) ? stored.h : []).map((entry) => ({
+      attempt: entry.a,
+      startedAt: entry.s,
+      finishedAt: entry.f,
+      error: entry.er,
+    })),
+  };
+  if (stored.s !== undefined) record.startedAt = stored.s;
+  if (stored.f !== undefined) record.finishedAt = stored.f;
+  if (stored.w !== undefined) record.retryAt = stored.w;
+  if (stored.r !== undefined) record.result = parseJson(stored.r);
+  if (stored.er !== undefined) record.error = stored.er;
+  if (position !== undefined && position >= 0) record.position = position;
+  return record;
+}

@@ -1,0 +1,144 @@
+import { hostname } from 'node:os';
+import type pg from 'pg';
+import type { Logger } from '../observability/logger.js';
+import type { ShardKeys } from '../queue/keys.js';
+import type { StoredRecord } from '../queue/records.js';
+import type { RedisClient } from '../redis/connect.js';
+import { PeriodicService } from './service.js';
+
+const GROUP = 'archivers';
+/** Entries a crashed archiver left unacknowledged are taken over after this long. */
+const ABANDONED_AFTER_MS = 60_000;
+const IDLE_POLL_MS = 200;
+
+type StreamEntry = [id: string, fields: string[]];
+
+const ARCHIVE_SQL = `
+  INSERT INTO requests (id, client_id, type, status, payload, result, error, attempts, max_attempts, history,
+                        enqueued_at, started_at, finished_at)
+  SELECT r.id, r.client_id, r.type, r.status, r.payload::json, r.result::json, r.error::json, r.attempts,
+         r.max_attempts, r.history::json, to_timestamp(r.enqueued_at / 1000.0), to_timestamp(r.started_at / 1000.0),
+         to_timestamp(r.finished_at / 1000.0)
+  FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::int[],
+              $9::int[], $10::text[], $11::float8[], $12::float8[], $13::float8[])
+       AS r(id, client_id, type, status, payload, result, error, attempts, max_attempts, history, enqueued_at,
+            started_at, finished_at)
+  ON CONFLICT (id) DO UPDATE SET
+    status = EXCLUDED.status, result = EXCLUDED.result, error = EXCLUDED.error, attempts = EXCLUDED.attempts,
+    history = EXCLUDED.history, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at,
+    archived_at = now()
+  WHERE requests.finished_at <= EXCLUDED.finished_at`;
+
+/**
+ * Moves final records from the shards' Redis streams into PostgreSQL, in batches. An entry is
+ * acknowledged and deleted only after its row is committed, so a PostgreSQL outage only delays
+ * the archive: entries wait in Redis and are written once PostgreSQL answers again. Writing a row
+ * twice is harmless (upsert), so a crash between commit and acknowledgement loses nothing.
+ */
+export class Archiver extends PeriodicService {
+  private readonly consumer = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  private readonly groupsReady = new Set<number>();
+  private lastTakeover = 0;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly pool: pg.Pool,
+    private readonly shards: ShardKeys[],
+    log: Logger,
+    private readonly batchSize: number,
+    private readonly onArchived: (rows: number) => void = () => undefined,
+  ) {
+    super('archiver', log, 10_000);
+  }
+
+  /** Archives one batch per shard; asks to run again at once while any shard had a full batch. */
+  async runOnce(): Promise<number> {
+    const counts = await Promise.all(this.shards.map((shard) => this.archiveShard(shard)));
+    if (Date.now() - this.lastTakeover > ABANDONED_AFTER_MS / 2) {
+      this.lastTakeover = Date.now();
+      await Promise.all(this.shards.map((shard) => this.takeOverAbandoned(shard)));
+    }
+    return counts.some((count) => count >= this.batchSize) ? 0 : IDLE_POLL_MS;
+  }
+
+  /** Entries waiting in all shards' streams: the archive's lag, in records. */
+  async backlog(): Promise<number> {
+    const lengths = await Promise.all(this.shards.map((shard) => this.redis.xlen(shard.archive)));
+    return lengths.reduce((sum, length) => sum + length, 0);
+  }
+
+  private async ensureGroup(shard: ShardKeys): Promise<void> {
+    if (this.groupsReady.has(shard.index)) return;
+    try {
+      await this.redis.xgroup('CREATE', shard.archive, GROUP, '0', 'MKSTREAM');
+    } catch (error) {
+      if (!String((error as Error).message).includes('BUSYGROUP')) throw error;
+    }
+    this.groupsReady.add(shard.index);
+  }
+
+  private async archiveShard(shard: ShardKeys): Promise<number> {
+    await this.ensureGroup(shard);
+    // Our own unacknowledged entries first (a failed write), then new ones.
+    let entries = await this.read(shard, '0');
+    if (entries.length === 0) entries = await this.read(shard, '>');
+    if (entries.length === 0) return 0;
+    await this.write(entries);
+    const ids = entries.map(([id]) => id);
+    await this.redis.xack(shard.archive, GROUP, ...ids);
+    await this.redis.xdel(shard.archive, ...ids);
+    this.onArchived(entries.length);
+    return entries.length;
+  }
+
+  private async read(shard: ShardKeys, from: '0' | '>'): Promise<StreamEntry[]> {
+    const reply = (await this.redis.xreadgroup(
+      'GROUP', GROUP, this.consumer, 'COUNT', this.batchSize, 'STREAMS', shard.archive, from,
+    )) as [string, StreamEntry[]][] | null;
+    return reply?.[0]?.[1] ?? [];
+  }
+
+  private async takeOverAbandoned(shard: ShardKeys): Promise<void> {
+    await this.ensureGroup(shard);
+    await this.redis.xautoclaim(shard.archive, GROUP, this.consumer, ABANDONED_AFTER_MS, '0', 'COUNT', this.batchSize);
+  }
+
+  private async write(entries: StreamEntry[]): Promise<void> {
+    const columns: unknown[][] = Array.from({ length: 13 }, () => []);
+    for (const record of latestPerRequest(entries)) {
+      const row = [
+        record.id,
+        record.c,
+        record.t,
+        record.st,
+        record.p,
+        record.r ?? null,
+        record.er ? JSON.stringify(record.er) : null,
+        record.a,
+        record.m,
+        record.h ? JSON.stringify(record.h) : null,
+        record.e,
+        record.s ?? null,
+        record.f,
+      ];
+      row.forEach((value, column) => (columns[column] as unknown[]).push(value));
+    }
+    await this.pool.query({ name: 'requests.archive', text: ARCHIVE_SQL, values: columns });
+  }
+}
+
+/**
+ * One row per request: a request finished twice in one batch (a dead letter retried by an admin)
+ * keeps its latest state, since one INSERT cannot update the same row twice.
+ */
+function latestPerRequest(entries: StreamEntry[]): StoredRecord[] {
+  const latest = new Map<string, StoredRecord>();
+  for (const [, fields] of entries) {
+    const json = fields[fields.indexOf('r') + 1];
+    if (json === undefined) continue;
+    const record = JSON.parse(json) as StoredRecord;
+    const known = latest.get(record.id ?? '');
+    if (!known || (known.f ?? 0) <= (record.f ?? 0)) latest.set(record.id ?? '', record);
+  }
+  return [...latest.values()];
+}

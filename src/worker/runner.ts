@@ -1,0 +1,336 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from '../observability/logger.js';
+import type { ShardKeys } from '../queue/keys.js';
+import type { AttemptOutcome, ClaimedRequest, CompletionResult, WorkerOps } from '../queue/worker-ops.js';
+import type { RedisClient } from '../redis/connect.js';
+import { retryDelayMs } from './backoff.js';
+import type { HandlerRegistry } from './handlers/registry.js';
+import { PermanentError } from './handlers/types.js';
+import { Wakeup } from './wakeup.js';
+
+export interface RunnerSettings {
+  concurrency: number;
+  leaseMs: number;
+  heartbeatMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** longest result kept (JSON text bytes); larger results fail the request */
+  maxResultBytes: number;
+  /** how long an idle runner waits before looking at every shard again, in case a wake message was lost */
+  idleCheckMs?: number;
+}
+
+/** Observers of the runner's events (metrics, logs, tests). */
+export interface RunnerHooks {
+  onStarted?(request: ClaimedRequest): void;
+  onFinished?(request: ClaimedRequest, result: CompletionResult, outcome: AttemptOutcome, durationMs: number): void;
+  onRetryScheduled?(delayMs: number): void;
+}
+
+interface Running {
+  request: ClaimedRequest;
+  controller: AbortController;
+  startedAt: number;
+  deadline: number;
+  /** given back at shutdown: its completion must not be sent */
+  released: boolean;
+  settled: Promise<void>;
+}
+
+class TimeoutError extends Error {
+  readonly code = 'timeout';
+}
+
+const TIMEOUT_SWEEP_MS = 50;
+
+/**
+ * Runs up to `concurrency` requests at once, each of a different client. Free slots are filled by
+ * claiming several clients' heads per round trip across the shards that have work; a finished
+ * request is completed and its slot refilled from the same shard in one script call. An idle
+ * runner waits on the wake channel instead of polling. One heartbeat timer and one timeout
+ * sweep serve all running requests: no timer per request.
+ */
+export class Runner {
+  private readonly running = new Map<string, Running>();
+  private readonly perShard: number[];
+  private readonly hot: boolean[];
+  private readonly wakeSeq: number[];
+  private readonly wakeup = new Wakeup();
+  private rotation = 0;
+  private stopping = false;
+  private loop: Promise<void> | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private readonly onWake = (_channel: string, readyKey: string) => this.markHot(readyKey);
+
+  constructor(
+    private readonly ops: WorkerOps,
+    private readonly registry: HandlerRegistry,
+    private readonly subscriber: RedisClient,
+    private readonly wakeChannel: string,
+    private readonly settings: RunnerSettings,
+    private readonly log: Logger,
+    private readonly hooks: RunnerHooks = {},
+  ) {
+    const shards = ops.shards.length;
+    this.perShard = new Array<number>(shards).fill(0);
+    this.hot = new Array<boolean>(shards).fill(true);
+    this.wakeSeq = new Array<number>(shards).fill(0);
+  }
+
+  get inFlight(): number {
+    return this.running.size;
+  }
+
+  async start(): Promise<void> {
+    this.subscriber.on('message', this.onWake);
+    await this.subscriber.subscribe(this.wakeChannel);
+    this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.settings.heartbeatMs);
+    this.sweepTimer = setInterval(() => this.abortOverdue(), TIMEOUT_SWEEP_MS);
+    this.sweepTimer.unref();
+    this.loop = this.dispatch();
+  }
+
+  /**
+   * Stops claiming, lets running handlers finish within `graceMs`, then aborts the rest and gives
+   * their leases back so that another worker starts them at once.
+   */
+  async stop(graceMs: number): Promise<void> {
+    this.stopping = true;
+    this.wakeup.notify();
+    await this.loop;
+    const allSettled = Promise.all([...this.running.values()].map((entry) => entry.settled));
+    await Promise.race([allSettled, sleep(graceMs)]);
+    await this.releaseRemaining();
+    await Promise.race([Promise.all([...this.running.values()].map((entry) => entry.settled)), sleep(1_000)]);
+    clearInterval(this.heartbeatTimer);
+    clearInterval(this.sweepTimer);
+    this.subscriber.off('message', this.onWake);
+    await this.subscriber.unsubscribe(this.wakeChannel).catch(() => undefined);
+  }
+
+  private markHot(readyKey: string): void {
+    const shard = this.ops.shards.find((candidate) => candidate.keys[0] === readyKey);
+    if (!shard) return;
+    this.hot[shard.index] = true;
+    this.wakeSeq[shard.index] = (this.wakeSeq[shard.index] ?? 0) + 1;
+    this.wakeup.notify();
+  }
+
+  private async dispatch(): Promise<void> {
+    let failures = 0;
+    while (!this.stopping) {
+      const free = this.settings.concurrency - this.running.size;
+      let claimed = 0;
+      if (free > 0) {
+        try {
+          claimed = await this.claimRound(free);
+          failures = 0;
+        } catch (error) {
+          failures += 1;
+          this.log.warn({ err: error }, 'claim failed; retrying');
+          await sleep(Math.min(2_000, 100 * 2 ** Math.min(failures, 5)));
+          continue;
+        }
+      }
+      if (claimed > 0 && this.running.size < this.settings.concurrency) continue;
+      const woken = await this.wakeup.wait(this.settings.idleCheckMs ?? 1_000);
+      if (!woken) this.hot.fill(true);
+    }
+  }
+
+  /** Claims up to `free` heads, spread over the shards known to have work, in one round trip. */
+  private async claimRound(free: number): Promise<number> {
+    const shards = this.ops.shards.filter((shard) => this.hot[shard.index]);
+    if (shards.length === 0) return 0;
+    const offset = this.rotation++ % shards.length;
+    const ordered = [...shards.slice(offset), ...shards.slice(0, offset)];
+    const share = Math.floor(free / ordered.length);
+    const extra = free % ordered.length;
+    const asks = ordered
+      .map((shard, n) => ({ shard, count: share + (n < extra ? 1 : 0), seq: this.wakeSeq[shard.index] }))
+      .filter((ask) => ask.count > 0);
+    const batches = await Promise.all(asks.map((ask) => this.ops.claim(ask.shard, ask.count)));
+    let total = 0;
+    batches.forEach((batch, n) => {
+      const ask = asks[n] as (typeof asks)[number];
+      // Only a shard that stayed silent since we asked can be marked idle: a wake message sent
+      // meanwhile means new work that this claim may not have seen.
+      if (batch.remaining === 0 && this.wakeSeq[ask.shard.index] === ask.seq) this.hot[ask.shard.index] = false;
+      for (const request of batch.claimed) this.begin(request);
+      total += batch.claimed.length;
+    });
+    return total;
+  }
+
+  private begin(request: ClaimedRequest): void {
+    const controller = new AbortController();
+    const startedAt = Date.now();
+    const entry: Running = {
+      request,
+      controller,
+      startedAt,
+      deadline: startedAt + request.timeoutMs,
+      released: false,
+      settled: Promise.resolve(),
+    };
+    this.running.set(request.id, entry);
+    this.perShard[request.shard.index] = (this.perShard[request.shard.index] ?? 0) + 1;
+    this.hooks.onStarted?.(request);
+    entry.settled = this.execute(entry);
+  }
+
+  private async execute(entry: Running): Promise<void> {
+    const outcome = await this.runHandler(entry);
+    await this.finish(entry, outcome);
+  }
+
+  private async runHandler({ request, controller }: Running): Promise<AttemptOutcome> {
+    const handler = this.registry.get(request.type);
+    try {
+      if (!handler) throw new Error(`this worker has no handler for type "${request.type}"`);
+      const payload: unknown = JSON.parse(request.payloadJson);
+      const context = {
+        requestId: request.id,
+        clientId: request.clientId,
+        attempt: request.attempt,
+        signal: controller.signal,
+        log: this.log.child({ requestId: request.id, type: request.type, attempt: request.attempt }),
+      };
+      const result = await abortable(Promise.resolve(handler.run(payload, context)), controller.signal);
+      const resultJson = JSON.stringify(result ?? null);
+      if (Buffer.byteLength(resultJson) > this.settings.maxResultBytes) {
+        throw new PermanentError(`result larger than ${this.settings.maxResultBytes} bytes`, 'result_too_large');
+      }
+      return { ok: true, resultJson };
+    } catch (caught) {
+      const error = controller.signal.aborted && controller.signal.reason instanceof Error ? controller.signal.reason : caught;
+      return this.failure(request, error);
+    }
+  }
+
+  private failure(request: ClaimedRequest, error: unknown): AttemptOutcome {
+    const permanent = error instanceof PermanentError;
+    const message = error instanceof Error ? error.message : String(error);
+    const code = (error as { code?: unknown } | null)?.code;
+    return {
+      ok: false,
+      error: { message: message.slice(0, 2_000), ...(typeof code === 'string' ? { code } : {}) },
+      retryDelayMs: permanent ? -1 : retryDelayMs(request.attempt, this.settings.retryBaseMs, this.settings.retryMaxMs),
+    };
+  }
+
+  private async finish(entry: Running, outcome: AttemptOutcome): Promise<void> {
+    const { request } = entry;
+    const shardIndex = request.shard.index;
+    const claimNext = this.stopping || entry.released ? 0 : this.nextClaimCount(request.shard);
+    let reply: Awaited<ReturnType<WorkerOps['complete']>> | undefined;
+    for (let attempt = 0; !entry.released; attempt += 1) {
+      try {
+        reply = await this.ops.complete(request, outcome, claimNext);
+        break;
+      } catch (error) {
+        // Redis unreachable: keep the result and try again. If the lease expires meanwhile the
+        // request is delivered again and this completion will be refused as stale: never lost.
+        this.log.warn({ err: error, requestId: request.id, attempt }, 'completion failed; retrying');
+        await sleep(Math.min(2_000, 50 * 2 ** Math.min(attempt, 6)));
+      }
+    }
+    this.running.delete(request.id);
+    this.perShard[shardIndex] = (this.perShard[shardIndex] ?? 1) - 1;
+    if (!reply) return;
+    if (reply.result === 'stale') this.log.warn({ requestId: request.id }, 'lease was lost; completion refused');
+    if (reply.result === 'retrying' && !outcome.ok) this.hooks.onRetryScheduled?.(outcome.retryDelayMs);
+    this.hooks.onFinished?.(request, reply.result, outcome, Date.now() - entry.startedAt);
+    if (reply.remaining > 0) this.hot[shardIndex] = true;
+    for (const next of reply.claimed) this.begin(next);
+    if (reply.claimed.length < claimNext || claimNext === 0) this.wakeup.notify();
+  }
+
+  /**
+   * A freed slot refills from its own shard only while that shard holds no more than its fair
+   * share of slots; otherwise the dispatcher gives the slot to another shard with work, so a
+   * shard full of busy clients cannot starve the clients of another shard.
+   */
+  private nextClaimCount(shard: ShardKeys): number {
+    const hotShards = this.hot.filter(Boolean).length || 1;
+    const fairShare = Math.ceil(this.settings.concurrency / hotShards);
+    return (this.perShard[shard.index] ?? 0) <= fairShare ? 1 : 0;
+  }
+
+  private async heartbeat(): Promise<void> {
+    const byShard = new Map<ShardKeys, Running[]>();
+    for (const entry of this.running.values()) {
+      if (entry.released) continue;
+      const list = byShard.get(entry.request.shard) ?? [];
+      list.push(entry);
+      byShard.set(entry.request.shard, list);
+    }
+    await Promise.all(
+      [...byShard].map(async ([shard, entries]) => {
+        try {
+          const lost = await this.ops.heartbeat(
+            shard,
+            entries.map(({ request }) => ({ id: request.id, fence: request.fence })),
+          );
+          for (const id of lost) {
+            this.log.warn({ requestId: id }, 'lease lost; aborting the handler');
+            this.running.get(id)?.controller.abort(new Error('lease lost: another worker owns this request now'));
+          }
+        } catch (error) {
+          this.log.warn({ err: error }, 'heartbeat failed');
+        }
+      }),
+    );
+  }
+
+  private abortOverdue(): void {
+    const now = Date.now();
+    for (const entry of this.running.values()) {
+      if (now >= entry.deadline && !entry.controller.signal.aborted) {
+        entry.controller.abort(new TimeoutError(`timed out after ${entry.request.timeoutMs} ms`));
+      }
+    }
+  }
+
+  private async releaseRemaining(): Promise<void> {
+    const byShard = new Map<ShardKeys, Running[]>();
+    for (const entry of this.running.values()) {
+      entry.released = true;
+      entry.controller.abort(new Error('worker shutting down'));
+      const list = byShard.get(entry.request.shard) ?? [];
+      list.push(entry);
+      byShard.set(entry.request.shard, list);
+    }
+    await Promise.all(
+      [...byShard].map(([shard, entries]) =>
+        this.ops
+          .releaseLeases(
+            shard,
+            entries.map(({ request }) => ({ id: request.id, fence: request.fence })),
+          )
+          .then((released) => this.log.info({ released: released.length }, 'leases given back'))
+          .catch((error: unknown) => this.log.warn({ err: error }, 'could not give leases back; they will expire')),
+      ),
+    );
+  }
+}
+
+/** Settles with the handler's result, or rejects as soon as the signal aborts. */
+function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
