@@ -20,10 +20,12 @@ export const ERROR_CATALOGUE = {
   not_found: { status: 404, message: 'Not found.' },
   username_taken: { status: 409, message: 'That username is already registered.' },
   not_cancellable: { status: 409, message: 'The request has already started or finished.' },
+  request_timeout: { status: 408, message: 'The request was not received in time.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },
   queue_full: { status: 429, message: 'The queue holds as many pending requests as it may.' },
   rate_limited: { status: 429, message: 'Too many requests; retry after the delay in Retry-After.' },
+  headers_too_large: { status: 431, message: 'The request headers are too large.' },
   internal: { status: 500, message: 'An unexpected error occurred.' },
   service_unavailable: { status: 503, message: 'A backing service is unavailable; retry shortly.' },
 } as const satisfies Record<string, { status: number; message: string }>;

@@ -45,8 +45,14 @@ export async function startServer(config: Config, logger: Logger, hooks: RunnerH
 
   const redis = connectRedis(config, 'laneq-api');
   redis.on('error', (error: Error) => logger.warn({ err: error }, 'Redis connection error'));
-  if ((await assertNoEviction(redis)) === 'unknown') {
-    logger.warn('could not read Redis maxmemory-policy (CONFIG disabled?); make sure it is noeviction');
+  try {
+    if ((await assertNoEviction(redis)) === 'unknown') {
+      logger.warn('could not read Redis maxmemory-policy (CONFIG disabled?); make sure it is noeviction');
+    }
+  } catch (error) {
+    // Refusing to start leaves no connection behind (a Redis client would keep reconnecting).
+    await Promise.all([closeRedis(redis), pool.end()]);
+    throw error;
   }
   const registry = await loadHandlers(config.HANDLERS, config.HTTP_ALLOWED_HOSTS);
   const engine = createEngine(config, redis);

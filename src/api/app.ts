@@ -15,7 +15,7 @@ import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { RedisClient } from '../redis/connect.js';
-import { sendError, toAppError } from './errors.js';
+import { answerClientError, sendError, toAppError } from './errors.js';
 import { registerHealthRoutes } from './health.js';
 import { registerJsonBodyParser } from './json-body.js';
 import { schemaCompiler } from './validation.js';
@@ -56,19 +56,32 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     bodyLimit: deps.config.BODY_LIMIT_BYTES,
     trustProxy: deps.config.TRUST_PROXY,
     // Keep a caller's x-request-id (when it is sane) so one id follows a request across services.
-    requestIdHeader: 'x-request-id',
+    // genReqId reads the header itself: with `requestIdHeader` set, Fastify would take any
+    // non-empty header verbatim (500 characters, spaces…) and never call genReqId.
+    requestIdHeader: false,
     genReqId: (request) => {
       const incoming = request.headers['x-request-id'];
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     },
     logController: new OneLinePerRequest({ requestIdLogLabel: 'requestId' }),
     return503OnClosing: true,
+    clientErrorHandler: answerClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(schemaCompiler);
   registerJsonBodyParser(app);
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  // Fastify closes only the connections idle when shutdown begins. A keep-alive connection whose
+  // request was in flight would stay open after its answer, until the client hangs up, holding
+  // shutdown past its grace period: tell such clients to close.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
   app.setErrorHandler((error, request, reply) => sendError(reply, toAppError(error as Error, request)));
   app.setNotFoundHandler((request, reply) =>

@@ -1,5 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, LogLevel } from 'fastify';
 import type pg from 'pg';
+import { pino } from 'pino';
 import Type from 'typebox';
 import type { RedisClient } from '../redis/connect.js';
 
@@ -21,17 +22,27 @@ async function answers(check: () => Promise<unknown>): Promise<boolean> {
 
 const Checks = Type.Object({ redis: Type.Boolean(), postgres: Type.Boolean() });
 
+/**
+ * Health checks are polled constantly, so they log only from warn up. A route's logLevel replaces
+ * the logger's level rather than raising it, so never go below LOG_LEVEL (error, silent).
+ */
+function healthLogLevel(app: FastifyInstance): LogLevel {
+  const rank = (level: string) => (level === 'silent' ? Infinity : (pino.levels.values[level] ?? 0));
+  return rank(app.log.level) > rank('warn') ? (app.log.level as LogLevel) : 'warn';
+}
+
 export function registerHealthRoutes(app: FastifyInstance, redis: RedisClient, pool: pg.Pool): void {
+  const logLevel = healthLogLevel(app);
   app.get(
     '/health/live',
-    { logLevel: 'warn', schema: { tags: ['health'], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    { logLevel, schema: { tags: ['health'], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
     async () => ({ status: 'ok' as const }),
   );
 
   app.get(
     '/health/ready',
     {
-      logLevel: 'warn',
+      logLevel,
       schema: {
         tags: ['health'],
         response: {

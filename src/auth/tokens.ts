@@ -28,13 +28,16 @@ export class AccessTokens {
   }
 
   sign(subject: { userId: string; sessionFamilyId: string; role: Role }): Promise<string> {
+    // One clock reading for both claims: jose reads the clock separately for each, so across a
+    // second boundary exp - iat would be ttlSeconds + 1.
+    const now = Math.floor(Date.now() / 1000);
     return new SignJWT({ sid: subject.sessionFamilyId, role: subject.role })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(subject.userId)
       .setJti(randomUUID())
       .setIssuer(this.issuer)
-      .setIssuedAt()
-      .setExpirationTime(`${this.ttlSeconds}s`)
+      .setIssuedAt(now)
+      .setExpirationTime(now + this.ttlSeconds)
       .sign(this.key);
   }
 
@@ -51,10 +54,15 @@ export class AccessTokens {
   }
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Ids are checked as UUIDs: they go into database queries typed uuid. */
 function isAccessClaims(payload: Record<string, unknown>): payload is AccessClaims & Record<string, unknown> {
   return (
     typeof payload.sub === 'string' &&
+    UUID.test(payload.sub) &&
     typeof payload.sid === 'string' &&
+    UUID.test(payload.sid) &&
     typeof payload.jti === 'string' &&
     (payload.role === 'user' || payload.role === 'admin') &&
     typeof payload.iat === 'number' &&

@@ -45,6 +45,9 @@ export class UserStore {
   }
 
   async findByUsername(username: string): Promise<User | undefined> {
+    // PostgreSQL text cannot hold a NUL character, so no stored username has one, and sending it
+    // would fail the query (22021) and answer 500; login takes any string, so this is just unknown.
+    if (username.includes('\u0000')) return undefined;
     const { rows } = await this.pool.query<UserRow>({
       name: 'users.by-username',
       text: 'SELECT * FROM users WHERE username = $1',

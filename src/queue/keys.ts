@@ -3,31 +3,30 @@
  * tag puts all keys of shard n in one Redis Cluster slot, so every script touches one slot.
  * A client lives in exactly one shard, chosen by a stable hash of its id.
  *
- * Per shard (passed to every script as KEYS[1..8], in this order):
+ * Per shard (passed to every script as KEYS[1..6], in this order):
  *   ready    LIST   clients whose head request can start now (the round-robin ring)
- *   jobs     HASH   request id -> JSON record of every unfinished request
- *   running  HASH   request id -> "<fence>:<client>" of every claimed request
- *   leases   ZSET   request id by lease deadline (ms, Redis clock)
- *   delayed  ZSET   client id by the due time of its head's retry
- *   fence    STRING fencing-token counter
+ *   jobs     HASH   request id -> JSON record of every unfinished request (running ones carry
+ *                   their lease mark and the fencing token of their latest claim)
+ *   leases   ZSET   running request ids by lease deadline (ms, Redis clock)
+ *   delayed  ZSET   client ids by the due time of their head's retry
  *   archive  STREAM final records on their way to PostgreSQL
- *   stats    HASH   shard totals of succeeded / failed / cancelled
+ *   stats    HASH   shard totals of failed and cancelled requests
  * Per client, derived inside the scripts from the shard's key base:
  *   q:<client>       LIST   the client's queue of request ids, head first (the head stays while it runs)
- *   fin:<client>     LIST   ids of its finished requests, oldest first (count-bounded retention)
- *   out:<client>     LIST   its outbox: finished ids not yet dequeued
+ *   fin:<client>     LIST   ids of its finished requests, oldest first (count-bounded retention);
+ *                           also its outbox, read through the cursor `deq` of client:<client>
  *   idem:<client>    HASH   idempotency key -> request id
- *   client:<client>  HASH   its counters and the logged-out mark
+ *   client:<client>  HASH   its counters (succeeded, failed, cancelled), outbox cursor, logged-out mark
  *   done:<id>        STRING final record JSON, expiring after the retention window
  * Outside the shards: `<prefix>:wake` (pub/sub channel waking idle workers) and the auth keys.
  */
-export const SHARD_KEY_NAMES = ['ready', 'jobs', 'running', 'leases', 'delayed', 'fence', 'archive', 'stats'] as const;
+export const SHARD_KEY_NAMES = ['ready', 'jobs', 'leases', 'delayed', 'archive', 'stats'] as const;
 
 export interface ShardKeys {
   index: number;
   /** `<prefix>:{s<n>}:`, the base of the per-client keys built inside the scripts */
   base: string;
-  /** KEYS[1..8] of every engine script */
+  /** KEYS[1..6] of every engine script */
   keys: string[];
   archive: string;
 }
@@ -69,6 +68,6 @@ export class KeySpace {
 
   clientKeys(clientId: string): string[] {
     const { base } = this.forClient(clientId);
-    return ['q', 'fin', 'out', 'idem', 'client'].map((name) => `${base}${name}:${clientId}`);
+    return ['q', 'fin', 'idem', 'client'].map((name) => `${base}${name}:${clientId}`);
   }
 }

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { RedisClient } from '../redis/connect.js';
-import type { ShardKeys } from './keys.js';
+import { SHARD_KEY_NAMES, type ShardKeys } from './keys.js';
 
 /** Found from both src/queue and dist/queue: the Lua files ship as they are. */
 const LUA_DIR = new URL('../../src/queue/lua/', import.meta.url);
@@ -35,29 +36,45 @@ export function loadLua(name: string, seen = new Set<string>()): string {
 }
 
 type ScriptArg = string | number;
-type ScriptFunction = (...args: ScriptArg[]) => Promise<unknown>;
+
+interface LoadedScript {
+  lua: string;
+  sha: string;
+}
 
 /**
- * The only caller of the engine's Lua scripts. Each script is registered once per connection with
- * ioredis `defineCommand` (EVALSHA, loading the script again after a Redis restart) and always
- * takes the eight shard keys, so the same call works on a single Redis and on a Cluster.
+ * The only caller of the engine's Lua scripts. Each script is sent by SHA (EVALSHA); a Redis that
+ * does not know it yet (first call, restart, failover, another Cluster node) answers NOSCRIPT and
+ * gets the source once by EVAL, which also caches it there. Every script takes the six shard keys,
+ * so the same call works on a single Redis and on a Cluster.
+ *
+ * Why not ioredis `defineCommand`: inside a pipeline (and so with auto-pipelining) it cannot tell
+ * that the connection already has the script and sends the whole source with every call, which
+ * costs both sides more than the script itself.
  */
 export class Scripts {
+  private readonly scripts: Record<ScriptName, LoadedScript>;
+
   constructor(
     private readonly redis: RedisClient,
     private readonly wakeChannel: string,
   ) {
-    for (const name of SCRIPT_NAMES) {
-      if (!(commandName(name) in redis)) redis.defineCommand(commandName(name), { numberOfKeys: 8, lua: loadLua(name) });
+    this.scripts = Object.fromEntries(
+      SCRIPT_NAMES.map((name) => {
+        const lua = loadLua(name);
+        return [name, { lua, sha: createHash('sha1').update(lua).digest('hex') }];
+      }),
+    ) as Record<ScriptName, LoadedScript>;
+  }
+
+  async run(name: ScriptName, shard: ShardKeys, args: ScriptArg[]): Promise<unknown> {
+    const script = this.scripts[name];
+    const tail = [...shard.keys, shard.base, this.wakeChannel, ...args];
+    try {
+      return await this.redis.evalsha(script.sha, SHARD_KEY_NAMES.length, ...tail);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return this.redis.eval(script.lua, SHARD_KEY_NAMES.length, ...tail);
     }
   }
-
-  run(name: ScriptName, shard: ShardKeys, args: ScriptArg[]): Promise<unknown> {
-    const fn = (this.redis as unknown as Record<string, ScriptFunction>)[commandName(name)] as ScriptFunction;
-    return fn.call(this.redis, ...shard.keys, shard.base, this.wakeChannel, ...args);
-  }
-}
-
-function commandName(name: ScriptName): string {
-  return `laneq_${name}`;
 }

@@ -54,25 +54,41 @@ export class WorkerOps {
     return { remaining, claimed: raw.map((entry) => toClaimed(shard, entry)) };
   }
 
-  /** Ends an attempt and, in the same round trip, claims up to `claimNext` heads of the shard. */
+  /**
+   * Ends attempts of one shard and, in the same round trip, claims up to `claimNext` heads of that
+   * shard for the freed slots. results[i] answers completions[i].
+   */
+  async completeMany(
+    shard: ShardKeys,
+    completions: { request: ClaimedRequest; outcome: AttemptOutcome }[],
+    claimNext: number,
+  ): Promise<{ results: CompletionResult[] } & ClaimBatch> {
+    const args: (string | number)[] = [this.settings.retentionMs, this.settings.retentionCount, claimNext, this.settings.leaseMs];
+    for (const { request, outcome } of completions) {
+      args.push(
+        request.id,
+        request.fence,
+        outcome.ok ? 'ok' : 'error',
+        outcome.ok ? outcome.resultJson : JSON.stringify(outcome.error),
+        outcome.ok ? 0 : outcome.retryDelayMs,
+      );
+    }
+    const [results, remaining, raw] = (await this.engine.scripts.run('complete', shard, args)) as [
+      CompletionResult[],
+      number,
+      RawClaim[],
+    ];
+    return { results, remaining, claimed: raw.map((entry) => toClaimed(shard, entry)) };
+  }
+
+  /** Ends one attempt; see completeMany. */
   async complete(
     request: ClaimedRequest,
     outcome: AttemptOutcome,
     claimNext: number,
   ): Promise<{ result: CompletionResult } & ClaimBatch> {
-    const { shard } = request;
-    const [result, remaining, raw] = (await this.engine.scripts.run('complete', shard, [
-      request.id,
-      request.fence,
-      outcome.ok ? 'ok' : 'error',
-      outcome.ok ? outcome.resultJson : JSON.stringify(outcome.error),
-      outcome.ok ? 0 : outcome.retryDelayMs,
-      this.settings.retentionMs,
-      this.settings.retentionCount,
-      claimNext,
-      this.settings.leaseMs,
-    ])) as [CompletionResult, number, RawClaim[]];
-    return { result, remaining, claimed: raw.map((entry) => toClaimed(shard, entry)) };
+    const { results, remaining, claimed } = await this.completeMany(request.shard, [{ request, outcome }], claimNext);
+    return { result: results[0] as CompletionResult, remaining, claimed };
   }
 
   /** Extends leases; returns the ids whose lease was lost (their handlers must stop). */

@@ -34,7 +34,16 @@ interface Running {
   deadline: number;
   /** given back at shutdown: its completion must not be sent */
   released: boolean;
+  /** its completion is on its way: a heartbeat racing it would report the lease as lost */
+  completing: boolean;
   settled: Promise<void>;
+  settle: () => void;
+  outcome?: AttemptOutcome;
+}
+
+interface CompletionBatch {
+  shard: ShardKeys;
+  entries: Running[];
 }
 
 class TimeoutError extends Error {
@@ -56,6 +65,8 @@ export class Runner {
   private readonly hot: boolean[];
   private readonly wakeSeq: number[];
   private readonly wakeup = new Wakeup();
+  private readonly completionBatches = new Map<number, CompletionBatch>();
+  private flushScheduled = false;
   private rotation = 0;
   private stopping = false;
   private loop: Promise<void> | undefined;
@@ -139,50 +150,62 @@ export class Runner {
     }
   }
 
-  /** Claims up to `free` heads, spread over the shards known to have work, in one round trip. */
+  /**
+   * Claims up to `free` heads, spread over the shards known to have work, in one round trip.
+   * When that claimed nothing because the shards asked turned out empty (fewer free slots than
+   * hot shards: not every hot shard is asked), the shards still marked hot are asked at once
+   * rather than after the idle wait. Each such pass marks at least one shard idle, so it ends.
+   */
   private async claimRound(free: number): Promise<number> {
-    const shards = this.ops.shards.filter((shard) => this.hot[shard.index]);
-    if (shards.length === 0) return 0;
-    const offset = this.rotation++ % shards.length;
-    const ordered = [...shards.slice(offset), ...shards.slice(0, offset)];
-    const share = Math.floor(free / ordered.length);
-    const extra = free % ordered.length;
-    const asks = ordered
-      .map((shard, n) => ({ shard, count: share + (n < extra ? 1 : 0), seq: this.wakeSeq[shard.index] }))
-      .filter((ask) => ask.count > 0);
-    const batches = await Promise.all(asks.map((ask) => this.ops.claim(ask.shard, ask.count)));
-    let total = 0;
-    batches.forEach((batch, n) => {
-      const ask = asks[n] as (typeof asks)[number];
-      // Only a shard that stayed silent since we asked can be marked idle: a wake message sent
-      // meanwhile means new work that this claim may not have seen.
-      if (batch.remaining === 0 && this.wakeSeq[ask.shard.index] === ask.seq) this.hot[ask.shard.index] = false;
-      for (const request of batch.claimed) this.begin(request);
-      total += batch.claimed.length;
-    });
-    return total;
+    for (;;) {
+      const shards = this.ops.shards.filter((shard) => this.hot[shard.index]);
+      if (shards.length === 0) return 0;
+      const offset = this.rotation++ % shards.length;
+      const ordered = [...shards.slice(offset), ...shards.slice(0, offset)];
+      const share = Math.floor(free / ordered.length);
+      const extra = free % ordered.length;
+      const asks = ordered
+        .map((shard, n) => ({ shard, count: share + (n < extra ? 1 : 0), seq: this.wakeSeq[shard.index] }))
+        .filter((ask) => ask.count > 0);
+      const batches = await Promise.all(asks.map((ask) => this.ops.claim(ask.shard, ask.count)));
+      let total = 0;
+      let cooled = 0;
+      batches.forEach((batch, n) => {
+        const ask = asks[n] as (typeof asks)[number];
+        // Only a shard that stayed silent since we asked can be marked idle: a wake message sent
+        // meanwhile means new work that this claim may not have seen.
+        if (batch.remaining === 0 && this.wakeSeq[ask.shard.index] === ask.seq) {
+          this.hot[ask.shard.index] = false;
+          cooled += 1;
+        }
+        for (const request of batch.claimed) this.begin(request);
+        total += batch.claimed.length;
+      });
+      if (total > 0 || cooled === 0 || this.stopping) return total;
+    }
   }
 
   private begin(request: ClaimedRequest): void {
     const controller = new AbortController();
     const startedAt = Date.now();
+    let settle = () => {};
+    const settled = new Promise<void>((resolve) => {
+      settle = resolve;
+    });
     const entry: Running = {
       request,
       controller,
       startedAt,
       deadline: startedAt + request.timeoutMs,
       released: false,
-      settled: Promise.resolve(),
+      completing: false,
+      settled,
+      settle,
     };
     this.running.set(request.id, entry);
     this.perShard[request.shard.index] = (this.perShard[request.shard.index] ?? 0) + 1;
     this.hooks.onStarted?.(request);
-    entry.settled = this.execute(entry);
-  }
-
-  private async execute(entry: Running): Promise<void> {
-    const outcome = await this.runHandler(entry);
-    await this.finish(entry, outcome);
+    void this.runHandler(entry).then((outcome) => this.queueCompletion(entry, outcome));
   }
 
   private async runHandler({ request, controller }: Running): Promise<AttemptOutcome> {
@@ -190,12 +213,18 @@ export class Runner {
     try {
       if (!handler) throw new Error(`this worker has no handler for type "${request.type}"`);
       const payload: unknown = JSON.parse(request.payloadJson);
+      const parentLog = this.log;
+      let childLog: Logger | undefined;
       const context = {
         requestId: request.id,
         clientId: request.clientId,
         attempt: request.attempt,
         signal: controller.signal,
-        log: this.log.child({ requestId: request.id, type: request.type, attempt: request.attempt }),
+        // Made on first use: most handlers never log, and a child logger per request costs.
+        get log(): Logger {
+          childLog ??= parentLog.child({ requestId: request.id, type: request.type, attempt: request.attempt });
+          return childLog;
+        },
       };
       const result = await abortable(Promise.resolve(handler.run(payload, context)), controller.signal);
       const resultJson = JSON.stringify(result ?? null);
@@ -220,48 +249,88 @@ export class Runner {
     };
   }
 
-  private async finish(entry: Running, outcome: AttemptOutcome): Promise<void> {
-    const { request } = entry;
-    const shardIndex = request.shard.index;
-    const claimNext = this.stopping || entry.released ? 0 : this.nextClaimCount(request.shard);
-    let reply: Awaited<ReturnType<WorkerOps['complete']>> | undefined;
-    for (let attempt = 0; !entry.released; attempt += 1) {
+  /**
+   * Completions gather per shard until the event loop turns, then go as one script call: handlers
+   * that finish together cost one round trip and one script run, however many they are.
+   */
+  private queueCompletion(entry: Running, outcome: AttemptOutcome): void {
+    entry.completing = true;
+    entry.outcome = outcome;
+    const { shard } = entry.request;
+    const batch = this.completionBatches.get(shard.index);
+    if (batch) batch.entries.push(entry);
+    else this.completionBatches.set(shard.index, { shard, entries: [entry] });
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushCompletions());
+    }
+  }
+
+  private flushCompletions(): void {
+    this.flushScheduled = false;
+    const batches = [...this.completionBatches.values()];
+    this.completionBatches.clear();
+    for (const batch of batches) void this.sendCompletions(batch);
+  }
+
+  private async sendCompletions({ shard, entries }: CompletionBatch): Promise<void> {
+    const claimNext = this.stopping ? 0 : this.refillCount(shard, entries.length);
+    let reply: Awaited<ReturnType<WorkerOps['completeMany']>> | undefined;
+    for (let attempt = 0; reply === undefined; attempt += 1) {
+      const live = entries.filter((entry) => !entry.released);
+      if (live.length === 0) break;
       try {
-        reply = await this.ops.complete(request, outcome, claimNext);
-        break;
+        reply = await this.ops.completeMany(
+          shard,
+          live.map((entry) => ({ request: entry.request, outcome: entry.outcome as AttemptOutcome })),
+          claimNext,
+        );
+        this.afterCompletion(live, reply.results);
       } catch (error) {
-        // Redis unreachable: keep the result and try again. If the lease expires meanwhile the
-        // request is delivered again and this completion will be refused as stale: never lost.
-        this.log.warn({ err: error, requestId: request.id, attempt }, 'completion failed; retrying');
+        // Redis unreachable: keep the results and try again. If a lease expires meanwhile, that
+        // request is delivered again and its completion refused as stale: never lost.
+        this.log.warn({ err: error, shard: shard.index, attempt }, 'completion failed; retrying');
         await sleep(Math.min(2_000, 50 * 2 ** Math.min(attempt, 6)));
       }
     }
-    this.running.delete(request.id);
-    this.perShard[shardIndex] = (this.perShard[shardIndex] ?? 1) - 1;
+    for (const entry of entries) {
+      if (this.running.delete(entry.request.id)) this.perShard[shard.index] = (this.perShard[shard.index] ?? 1) - 1;
+      entry.settle();
+    }
     if (!reply) return;
-    if (reply.result === 'stale') this.log.warn({ requestId: request.id }, 'lease was lost; completion refused');
-    if (reply.result === 'retrying' && !outcome.ok) this.hooks.onRetryScheduled?.(outcome.retryDelayMs);
-    this.hooks.onFinished?.(request, reply.result, outcome, Date.now() - entry.startedAt);
-    if (reply.remaining > 0) this.hot[shardIndex] = true;
+    if (reply.remaining > 0) this.hot[shard.index] = true;
     for (const next of reply.claimed) this.begin(next);
-    if (reply.claimed.length < claimNext || claimNext === 0) this.wakeup.notify();
+    if (reply.claimed.length < entries.length) this.wakeup.notify();
+  }
+
+  private afterCompletion(entries: Running[], results: CompletionResult[]): void {
+    entries.forEach((entry, n) => {
+      const result = results[n] ?? 'stale';
+      const outcome = entry.outcome as AttemptOutcome;
+      if (result === 'stale') this.log.warn({ requestId: entry.request.id }, 'lease was lost; completion refused');
+      if (result === 'retrying' && !outcome.ok) this.hooks.onRetryScheduled?.(outcome.retryDelayMs);
+      this.hooks.onFinished?.(entry.request, result, outcome, Date.now() - entry.startedAt);
+    });
   }
 
   /**
-   * A freed slot refills from its own shard only while that shard holds no more than its fair
-   * share of slots; otherwise the dispatcher gives the slot to another shard with work, so a
-   * shard full of busy clients cannot starve the clients of another shard.
+   * Freed slots refill from their own shard only up to its fair share of the slots (concurrency /
+   * hot shards, this one included, rounded down); the others go back to the dispatcher, which
+   * gives them to the next shards with work, so a shard full of busy clients cannot starve the
+   * clients of another shard. With fewer slots than hot shards no shard keeps a slot: each freed
+   * slot goes round the shards.
    */
-  private nextClaimCount(shard: ShardKeys): number {
-    const hotShards = this.hot.filter(Boolean).length || 1;
-    const fairShare = Math.ceil(this.settings.concurrency / hotShards);
-    return (this.perShard[shard.index] ?? 0) <= fairShare ? 1 : 0;
+  private refillCount(shard: ShardKeys, freed: number): number {
+    const hotShards = this.hot.filter((hot, index) => hot || index === shard.index).length;
+    const fairShare = Math.floor(this.settings.concurrency / hotShards);
+    const keptAfter = (this.perShard[shard.index] ?? 0) - freed;
+    return Math.max(0, Math.min(freed, fairShare - keptAfter));
   }
 
   private async heartbeat(): Promise<void> {
     const byShard = new Map<ShardKeys, Running[]>();
     for (const entry of this.running.values()) {
-      if (entry.released) continue;
+      if (entry.released || entry.completing) continue;
       const list = byShard.get(entry.request.shard) ?? [];
       list.push(entry);
       byShard.set(entry.request.shard, list);
@@ -274,8 +343,10 @@ export class Runner {
             entries.map(({ request }) => ({ id: request.id, fence: request.fence })),
           );
           for (const id of lost) {
+            const entry = this.running.get(id);
+            if (!entry || entry.completing) continue;
             this.log.warn({ requestId: id }, 'lease lost; aborting the handler');
-            this.running.get(id)?.controller.abort(new Error('lease lost: another worker owns this request now'));
+            entry.controller.abort(new Error('lease lost: another worker owns this request now'));
           }
         } catch (error) {
           this.log.warn({ err: error }, 'heartbeat failed');

@@ -1,5 +1,5 @@
 --[[ cancel: cancels a request that has not started; it will never run.
-KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..6] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] client       the caller; another client's request is reported as not found
 ARGV[4] id
 ARGV[5] retentionMs  as in complete.lua
@@ -7,6 +7,7 @@ ARGV[6] keep         as in complete.lua
 Returns {outcome, record}: outcome 'cancelled' (record = the final JSON), 'not_cancellable'
 (running, waiting for a retry after an attempt, or already finished) or 'not_found'. ]]
 --- @include "includes/shard_keys"
+local retentionMs = tonumber(ARGV[5])
 --- @include "includes/finish"
 
 local client, id = ARGV[3], ARGV[4]
@@ -18,11 +19,11 @@ if not raw then
 end
 local record = cjson.decode(raw)
 if record.c ~= client then return { 'not_found', false } end
-if redis.call('HEXISTS', KEYS[3], id) == 1 or record.a > 0 then return { 'not_cancellable', raw } end
+if record.l or record.a > 0 then return { 'not_cancellable', raw } end
 
 local queue = base .. 'q:' .. client
 redis.call('LREM', queue, 1, id)
-finish(id, record, 'cancelled', nil, nil, nowMs(), tonumber(ARGV[5]), tonumber(ARGV[6]))
+finish(id, record, 'cancelled', nil, nil, nowMs(), tonumber(ARGV[6]))
 if redis.call('LLEN', queue) == 0 then
   -- The cancelled request was the client's only one: take the client out of the ring.
   redis.call('LREM', KEYS[1], 1, client)

@@ -1,5 +1,5 @@
 --[[ client_stats: one client's queue figures, read atomically.
-KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..6] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] client
 Returns {pending, running, succeeded, failed, cancelled, oldestPendingEnqueuedAt (-1 if none),
 now}. pending counts queued requests, including one waiting for its retry. ]]
@@ -10,8 +10,8 @@ local queue = base .. 'q:' .. client
 local length = redis.call('LLEN', queue)
 local running, oldest = 0, -1
 if length > 0 then
-  local head = redis.call('LINDEX', queue, 0)
-  if redis.call('HEXISTS', KEYS[3], head) == 1 then running = 1 end
+  local head = cjson.decode(redis.call('HGET', KEYS[2], redis.call('LINDEX', queue, 0)) or '{}')
+  if head.l then running = 1 end
   local firstPending = redis.call('LINDEX', queue, running)
   if firstPending then
     local raw = redis.call('HGET', KEYS[2], firstPending)

@@ -1,60 +1,58 @@
---[[ complete: ends an attempt (success or failure) and claims the next heads in the same call.
-KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
-ARGV[3] id
-ARGV[4] fence          the token of the claim being ended
-ARGV[5] outcome        'ok' or 'error'
-ARGV[6] value          result (JSON text) when ok; error JSON {message, code} when error
-ARGV[7] retryDelayMs   backoff before the next attempt, chosen by the worker (jitter included);
-                       used only while attempts remain; negative = the error is permanent, no retry
-ARGV[8] retentionMs    how long the final record stays readable in Redis
-ARGV[9] keep           most finished records kept per client
-ARGV[10] claimCount    how many heads to claim for the freed slot (0 to stop)
-ARGV[11] leaseMs       lease of those new claims
-Returns {result, remaining, claimed}: result is 'succeeded', 'failed' (dead-lettered), 'retrying'
-or 'stale' (the fence no longer holds: another claim owns the request, nothing was changed);
-remaining and claimed as in claim.lua.
+--[[ complete: ends attempts (successes and failures) of one shard and claims the next heads in the
+same call, so a worker's freed slots are refilled without another round trip.
+KEYS[1..6] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+ARGV[3] retentionMs  how long final records stay readable in Redis
+ARGV[4] keep         most finished records kept per client
+ARGV[5] claimCount   how many heads to claim for the freed slots (0 to claim none)
+ARGV[6] leaseMs      lease of those new claims
+ARGV[7..]            groups of 5, one per attempt ended:
+                       id, fence (the token of the claim being ended), outcome ('ok' | 'error'),
+                       value (result JSON text when ok; error JSON {message, code} when error),
+                       retryDelayMs (backoff chosen by the worker, jitter included; used only
+                       while attempts remain; negative = the error is permanent, no retry)
+Returns {results, remaining, claimed}: results[i] is 'succeeded', 'failed' (dead-lettered),
+'retrying' or 'stale' (that fence no longer holds: another claim owns the request and nothing was
+changed); remaining and claimed as in claim.lua.
 Order: a retried request stays at the head of its client's queue and the client stays out of the
 ring until the retry is due, so nothing of that client overtakes it. ]]
 --- @include "includes/shard_keys"
+local retentionMs = tonumber(ARGV[3])
 --- @include "includes/claim_heads"
 --- @include "includes/finish"
 
-local id, fence, outcome, value = ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local retryDelayMs, retentionMs, keep = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local keep = tonumber(ARGV[4])
 local now = nowMs()
-local result = 'stale'
 
-local owner = redis.call('HGET', KEYS[3], id)
-local ownerFence, client = nil, nil
-if owner then ownerFence, client = string.match(owner, '^(%d+):(.*)$') end
-if ownerFence == fence then
-  redis.call('HDEL', KEYS[3], id)
-  redis.call('ZREM', KEYS[4], id)
-  local record = cjson.decode(redis.call('HGET', KEYS[2], id))
-  local queue = base .. 'q:' .. client
+local function completeOne(id, fence, outcome, value, retryDelayMs)
+  local record = leasedRecord(id, fence)
+  if not record then return 'stale' end
+  local client = record.c
+  redis.call('ZREM', KEYS[3], id)
+  record.l = nil
   if outcome == 'ok' then
-    redis.call('LPOP', queue)
-    finish(id, record, 'succeeded', value, nil, now, retentionMs, keep)
+    redis.call('LPOP', base .. 'q:' .. client)
+    finish(id, record, 'succeeded', value, nil, now, keep)
     advanceClient(client)
-    result = 'succeeded'
-  else
-    local err = cjson.decode(value)
-    recordAttemptFailure(record, err, now)
-    if retryDelayMs >= 0 and record.a < record.m then
-      record.w = now + retryDelayMs
-      redis.call('HSET', KEYS[2], id, cjson.encode(record))
-      redis.call('ZADD', KEYS[5], record.w, client)
-      result = 'retrying'
-    else
-      redis.call('LPOP', queue)
-      finish(id, record, 'failed', nil, err, now, retentionMs, keep)
-      advanceClient(client)
-      result = 'failed'
-    end
+    return 'succeeded'
   end
+  local err = cjson.decode(value)
+  recordAttemptFailure(record, err, now)
+  if retryDelayMs >= 0 and record.a < record.m then
+    record.w = now + retryDelayMs
+    redis.call('HSET', KEYS[2], id, cjson.encode(record))
+    redis.call('ZADD', KEYS[4], record.w, client)
+    return 'retrying'
+  end
+  redis.call('LPOP', base .. 'q:' .. client)
+  finish(id, record, 'failed', nil, err, now, keep)
+  advanceClient(client)
+  return 'failed'
 end
 
+local results = {}
+for i = 7, #ARGV, 5 do
+  results[#results + 1] = completeOne(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]))
+end
 local claimed = {}
-claimHeads(tonumber(ARGV[10]), tonumber(ARGV[11]), now, claimed)
-wakeWorkersIfNeeded()
-return { result, redis.call('LLEN', KEYS[1]), claimed }
+claimHeads(tonumber(ARGV[5]), tonumber(ARGV[6]), now, claimed)
+return { results, readyLengthAndWake(), claimed }

@@ -1,5 +1,5 @@
 --[[ enqueue: appends requests to their clients' queues, all or none.
-KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..6] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] maxDepth   most requests one client may have pending (queued or running)
 ARGV[4] idemTtlMs  how long an idempotency key is remembered
 ARGV[5..]          groups of 7: client, id, type, payload (JSON text), maxAttempts, timeoutMs,
@@ -17,8 +17,9 @@ local idemTtlMs = tonumber(ARGV[4])
 local GROUP = 7
 
 local function existingStatus(client, id)
-  if redis.call('HEXISTS', KEYS[3], id) == 1 then return 'running', -1 end
-  if redis.call('HEXISTS', KEYS[2], id) == 1 then
+  local raw = redis.call('HGET', KEYS[2], id)
+  if raw then
+    if cjson.decode(raw).l then return 'running', -1 end
     return 'queued', redis.call('LPOS', base .. 'q:' .. client, id) or -1
   end
   local done = redis.call('GET', base .. 'done:' .. id)
@@ -27,21 +28,20 @@ local function existingStatus(client, id)
 end
 
 -- Pass 1: resolve idempotency keys and check depth, writing nothing.
-local replies = {}
+local known = {}
 local added = {}
 local seenKeys = {}
 for i = 5, #ARGV, GROUP do
   local client, id, key = ARGV[i], ARGV[i + 1], ARGV[i + 6]
-  local known = nil
+  local original = nil
   if key ~= '' then
-    known = seenKeys[client .. '\0' .. key] or redis.call('HGET', base .. 'idem:' .. client, key)
+    original = seenKeys[client .. '\0' .. key] or redis.call('HGET', base .. 'idem:' .. client, key)
   end
-  if known then
-    replies[#replies + 1] = { known }
+  if original then
+    known[i] = original
   else
     if key ~= '' then seenKeys[client .. '\0' .. key] = id end
     added[client] = (added[client] or 0) + 1
-    replies[#replies + 1] = false
   end
 end
 for client, count in pairs(added) do
@@ -53,29 +53,35 @@ end
 -- Pass 2: write.
 local now = nowMs()
 local out = {}
+local touched = {}
 for i = 5, #ARGV, GROUP do
-  local n = (i - 5) / GROUP + 1
   local client, id, key = ARGV[i], ARGV[i + 1], ARGV[i + 6]
-  if replies[n] then
-    local knownId = replies[n][1]
-    local status, position = existingStatus(client, knownId)
-    out[#out + 1] = { knownId, status, position }
+  if known[i] then
+    local status, position = existingStatus(client, known[i])
+    out[#out + 1] = { known[i], status, position }
   else
-    local record = cjson.encode({
+    redis.call('HSET', KEYS[2], id, cjson.encode({
       c = client, t = ARGV[i + 2], p = ARGV[i + 3], m = tonumber(ARGV[i + 4]), o = tonumber(ARGV[i + 5]),
       e = now, a = 0,
-    })
-    redis.call('HSET', KEYS[2], id, record)
-    local queue = base .. 'q:' .. client
-    local length = redis.call('RPUSH', queue, id)
-    if length == 1 then redis.call('RPUSH', KEYS[1], client) end
+    }))
+    local length = redis.call('RPUSH', base .. 'q:' .. client, id)
+    if not touched[client] then
+      touched[client] = true
+      local meta = base .. 'client:' .. client
+      redis.call('HDEL', meta, 'gone')
+      if length == 1 then
+        -- A new busy period: retention countdowns wait until the queue drains again.
+        redis.call('PERSIST', meta)
+        redis.call('PERSIST', base .. 'fin:' .. client)
+      end
+    end
+    if length == 1 then pushReady(client) end
     if key ~= '' then
       redis.call('HSET', base .. 'idem:' .. client, key, id)
       redis.call('PEXPIRE', base .. 'idem:' .. client, idemTtlMs)
     end
-    redis.call('HDEL', base .. 'client:' .. client, 'gone')
     out[#out + 1] = { id, 'queued', length - 1 }
   end
 end
-wakeWorkersIfNeeded()
+readyLengthAndWake()
 return out

@@ -1,5 +1,5 @@
 --[[ get_request: reads one request of a client, in whatever state it is, in one atomic look.
-KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..6] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] client  the caller; another client's request reads as absent
 ARGV[4] id
 Returns {status, record JSON, position} — status 'queued' | 'running' (record from jobs, position
@@ -10,8 +10,9 @@ or false when Redis no longer holds the request (it may be in the PostgreSQL arc
 local client, id = ARGV[3], ARGV[4]
 local raw = redis.call('HGET', KEYS[2], id)
 if raw then
-  if cjson.decode(raw).c ~= client then return false end
-  if redis.call('HEXISTS', KEYS[3], id) == 1 then return { 'running', raw, 0 } end
+  local record = cjson.decode(raw)
+  if record.c ~= client then return false end
+  if record.l then return { 'running', raw, 0 } end
   return { 'queued', raw, redis.call('LPOS', base .. 'q:' .. client, id) or -1 }
 end
 local done = redis.call('GET', base .. 'done:' .. id)

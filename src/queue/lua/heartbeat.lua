@@ -1,18 +1,18 @@
 --[[ heartbeat: extends the leases of requests a worker is still running.
-KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..6] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] leaseMs   new lease length from now
 ARGV[4..]         pairs: id, fence
 Returns the ids whose fence no longer holds (lease lost): the worker must abort those handlers,
 because another worker may already be running them. ]]
 --- @include "includes/shard_keys"
+--- @include "includes/claim_heads"
 
 local deadline = nowMs() + tonumber(ARGV[3])
 local lost = {}
 for i = 4, #ARGV, 2 do
   local id, fence = ARGV[i], ARGV[i + 1]
-  local owner = redis.call('HGET', KEYS[3], id)
-  if owner and string.match(owner, '^(%d+):') == fence then
-    redis.call('ZADD', KEYS[4], 'XX', deadline, id)
+  if leasedRecord(id, fence) then
+    redis.call('ZADD', KEYS[3], 'XX', deadline, id)
   else
     lost[#lost + 1] = id
   end

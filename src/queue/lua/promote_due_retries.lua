@@ -1,16 +1,16 @@
 --[[ promote_due_retries: puts clients whose head's retry is due back into the ready ring.
-KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..6] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] limit  most clients promoted in one call
-Returns {promoted, nextDueMs}: how many clients re-entered the ring, and the due time of the next
-waiting retry (Redis clock, ms) or -1, so workers sleep exactly until then instead of polling. ]]
+Returns {promoted, nextDueMs}: how many clients re-entered the ring, and in how many ms the next
+waiting retry is due (Redis clock) or -1, so workers sleep exactly until then instead of polling. ]]
 --- @include "includes/shard_keys"
 
 local now = nowMs()
-local due = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+local due = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 for _, client in ipairs(due) do
-  redis.call('ZREM', KEYS[5], client)
-  redis.call('RPUSH', KEYS[1], client)
+  redis.call('ZREM', KEYS[4], client)
+  pushReady(client)
 end
-wakeWorkersIfNeeded()
-local nextDue = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
+readyLengthAndWake()
+local nextDue = redis.call('ZRANGE', KEYS[4], 0, 0, 'WITHSCORES')
 return { #due, nextDue[2] and tonumber(nextDue[2]) - now or -1 }

@@ -1,6 +1,6 @@
 --[[ recover_expired_leases: takes back requests whose worker stopped heartbeating (crashed,
 frozen or cut off) and delivers them again first, or dead-letters them after maxAttempts.
-KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..6] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] limit        most leases recovered in one call (keeps each call short)
 ARGV[4] retentionMs  as in complete.lua
 ARGV[5] keep         as in complete.lua
@@ -9,32 +9,32 @@ The expired attempt counts: a request that keeps killing its worker ends dead-le
 taking the fleet down forever. The client re-enters the ring at its head so that the redelivery
 starts first; its position in its own queue never changed. ]]
 --- @include "includes/shard_keys"
+local retentionMs = tonumber(ARGV[4])
 --- @include "includes/finish"
 
 local now = nowMs()
 local redelivered, deadLettered = {}, {}
-local expired = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
+local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 for _, id in ipairs(expired) do
-  local owner = redis.call('HGET', KEYS[3], id)
-  redis.call('ZREM', KEYS[4], id)
-  redis.call('HDEL', KEYS[3], id)
+  redis.call('ZREM', KEYS[3], id)
   local raw = redis.call('HGET', KEYS[2], id)
-  if owner and raw then
-    local client = string.match(owner, '^%d+:(.*)$')
-    local record = cjson.decode(raw)
+  local record = raw and cjson.decode(raw)
+  if record and record.l then
+    local client = record.c
+    record.l = nil
     recordAttemptFailure(record, { message = 'lease expired: the worker stopped responding', code = 'lease_expired' }, now)
     if record.a >= record.m then
       redis.call('LPOP', base .. 'q:' .. client)
       finish(id, record, 'failed', nil, { message = 'lease expired on every attempt', code = 'lease_expired' },
-        now, tonumber(ARGV[4]), tonumber(ARGV[5]))
+        now, tonumber(ARGV[5]))
       advanceClient(client)
       deadLettered[#deadLettered + 1] = id
     else
       redis.call('HSET', KEYS[2], id, cjson.encode(record))
-      redis.call('LPUSH', KEYS[1], client)
+      pushReady(client, true)
       redelivered[#redelivered + 1] = id
     end
   end
 end
-wakeWorkersIfNeeded()
+readyLengthAndWake()
 return { redelivered, deadLettered }

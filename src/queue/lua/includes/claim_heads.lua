@@ -8,24 +8,33 @@ local function claimHeads(count, leaseMs, now, out)
     if not client then return end
     local queue = base .. 'q:' .. client
     local id = redis.call('LINDEX', queue, 0)
-    -- A head already running means the ring held a stale entry: never start a second request.
-    if id and redis.call('HEXISTS', KEYS[3], id) == 0 then
-      local raw = redis.call('HGET', KEYS[2], id)
-      if raw then
-        local record = cjson.decode(raw)
+    local raw = id and redis.call('HGET', KEYS[2], id)
+    if raw then
+      local record = cjson.decode(raw)
+      -- A head that is already leased means a stale ring entry: never start a request twice.
+      if not record.l then
         record.a = record.a + 1
+        record.k = (record.k or 0) + 1
         record.s = now
+        record.l = 1
         record.w = nil
         redis.call('HSET', KEYS[2], id, cjson.encode(record))
-        local fence = redis.call('INCR', KEYS[6])
-        redis.call('HSET', KEYS[3], id, fence .. ':' .. client)
-        redis.call('ZADD', KEYS[4], now + leaseMs, id)
-        out[#out + 1] = { client, id, fence, record.t, record.p, record.a, record.m, record.o, record.e }
-      else
-        -- An id without a record cannot run; drop it so the client's queue moves on.
-        redis.call('LPOP', queue)
-        if redis.call('LLEN', queue) > 0 then redis.call('RPUSH', KEYS[1], client) end
+        redis.call('ZADD', KEYS[3], now + leaseMs, id)
+        out[#out + 1] = { client, id, record.k, record.t, record.p, record.a, record.m, record.o, record.e }
       end
+    elseif id then
+      -- An id without a record cannot run; drop it so the client's queue moves on.
+      redis.call('LPOP', queue)
+      if redis.call('LLEN', queue) > 0 then pushReady(client) end
     end
   end
+end
+
+-- The record of a request held under the given fence, or nil when that claim no longer holds.
+local function leasedRecord(id, fence)
+  local raw = redis.call('HGET', KEYS[2], id)
+  if not raw then return nil end
+  local record = cjson.decode(raw)
+  if record.l and tostring(record.k) == fence then return record end
+  return nil
 end

@@ -1,8 +1,9 @@
--- Moves a request to its final state: the record leaves `jobs`, a final copy is kept for reading
--- (done:<id>, expiring after the retention window, and at most `keep` per client), the id joins the
--- client's outbox, and the record is appended to the archive stream for PostgreSQL.
--- The caller has already taken the id off the client's queue.
-local function finish(id, record, status, result, err, now, retentionMs, keep)
+-- Moves a request to its final state: the record leaves `jobs`, a final copy stays readable
+-- (done:<id>, expiring after the retention window, and at most `keep` per client: fin:<client>
+-- lists them in finish order and is also the client's outbox, read through a cursor), and the
+-- record is appended to the archive stream for PostgreSQL. The caller has already taken the id
+-- off the client's queue.
+local function finish(id, record, status, result, err, now, keep)
   local client = record.c
   redis.call('HDEL', KEYS[2], id)
   record.id = id
@@ -11,6 +12,7 @@ local function finish(id, record, status, result, err, now, retentionMs, keep)
   record.r = result
   record.er = err
   record.w = nil
+  record.l = nil
   local final = cjson.encode(record)
   redis.call('SET', base .. 'done:' .. id, final, 'PX', retentionMs)
 
@@ -21,27 +23,26 @@ local function finish(id, record, status, result, err, now, retentionMs, keep)
       redis.call('DEL', base .. 'done:' .. old)
     end
   end
-  redis.call('PEXPIRE', finished, retentionMs)
-
-  local outbox = base .. 'out:' .. client
-  if redis.call('RPUSH', outbox, id) > keep then redis.call('LPOP', outbox) end
-  redis.call('PEXPIRE', outbox, retentionMs)
-
-  redis.call('XADD', KEYS[7], '*', 'r', final)
-  redis.call('HINCRBY', KEYS[8], status, 1)
-  local meta = base .. 'client:' .. client
-  redis.call('HINCRBY', meta, status, 1)
-  redis.call('PEXPIRE', meta, retentionMs)
+  redis.call('XADD', KEYS[5], '*', 'r', final)
+  if status ~= 'succeeded' then redis.call('HINCRBY', KEYS[6], status, 1) end
+  redis.call('HINCRBY', base .. 'client:' .. client, status, 1)
 end
 
--- After a client's head ended: back to the tail of the ring if more is queued; otherwise, if the
--- client has logged out, nothing of its queue remains (finished records expire on their own).
+-- After a client's head ended: back to the tail of the ring if more is queued. A drained client
+-- keeps nothing but expiring retention: its finished list and counters start their countdown,
+-- and a logged-out client's idempotency keys go at once.
 local function advanceClient(client)
   if redis.call('LLEN', base .. 'q:' .. client) > 0 then
-    redis.call('RPUSH', KEYS[1], client)
-  elseif redis.call('HGET', base .. 'client:' .. client, 'gone') == '1' then
-    redis.call('DEL', base .. 'client:' .. client, base .. 'idem:' .. client)
+    pushReady(client)
+    return
   end
+  local meta = base .. 'client:' .. client
+  if redis.call('HGET', meta, 'gone') == '1' then
+    redis.call('HDEL', meta, 'gone')
+    redis.call('DEL', base .. 'idem:' .. client)
+  end
+  redis.call('PEXPIRE', meta, retentionMs)
+  redis.call('PEXPIRE', base .. 'fin:' .. client, retentionMs)
 end
 
 -- Appends one attempt to the record's history (only failed attempts are kept).

@@ -1,17 +1,21 @@
--- Every engine script receives the same eight shard keys, all in one hash slot ({prefix:s}):
---   KEYS[1] ready    LIST  clients whose head request can start now (the round-robin ring)
---   KEYS[2] jobs     HASH  request id -> JSON record, for every request not yet finished
---   KEYS[3] running  HASH  request id -> "<fence>:<client>", for every claimed request
---   KEYS[4] leases   ZSET  request id scored by its lease deadline (Redis clock, ms)
---   KEYS[5] delayed  ZSET  client id scored by the time its head's retry is due
---   KEYS[6] fence    STRING counter handing out fencing tokens
---   KEYS[7] archive  STREAM final records waiting to be written to PostgreSQL
---   KEYS[8] stats    HASH  shard totals (succeeded, failed, cancelled)
+-- Every engine script receives the same six shard keys, all in one hash slot ({s<n>}):
+--   KEYS[1] ready    LIST   clients whose head request can start now (the round-robin ring)
+--   KEYS[2] jobs     HASH   request id -> JSON record, for every request not yet finished
+--   KEYS[3] leases   ZSET   running request ids scored by lease deadline (Redis clock, ms)
+--   KEYS[4] delayed  ZSET   client ids scored by the time their head's retry is due
+--   KEYS[5] archive  STREAM final records waiting to be written to PostgreSQL
+--   KEYS[6] stats    HASH   shard totals of failed and cancelled requests
 -- and ARGV[1] = the shard's key base "<prefix>:{s<n>}:", from which per-client keys are derived
--- (q:<client>, fin:<client>, out:<client>, idem:<client>, client:<client>, done:<id>). Those keys
--- carry the same hash tag, so they live in the same slot as KEYS[1..8]: Redis Cluster accepts the
--- access; they cannot be listed in KEYS because which client comes next is only known inside.
+-- (q:<client>, fin:<client>, idem:<client>, client:<client>, done:<id>). Those keys carry the same
+-- hash tag, so they live in the slot of KEYS[1..6] and Redis Cluster accepts the access; they
+-- cannot be listed in KEYS because which client comes next is only known inside the script.
 -- ARGV[2] = the wake channel, published to when the ready ring goes from empty to non-empty.
+--
+-- Record fields (short, because every queued byte counts): c client, t type, p payload JSON text,
+-- m maxAttempts, o timeoutMs, e enqueuedAt, a attempts started, k claims made (the fencing token
+-- of the latest claim), l = 1 while leased (running), s startedAt of the latest attempt,
+-- w retry due time, h failed attempts {a, s, f, er}; final records add id, st status, f finishedAt,
+-- r result JSON text, er error {message, code}.
 local base = ARGV[1]
 local wakeChannel = ARGV[2]
 
@@ -22,9 +26,15 @@ end
 
 -- Idle workers block on the wake channel instead of polling; they only need to hear about the
 -- ring going from empty to non-empty (a busy worker claims again as soon as a slot frees).
-local readyWasEmpty = redis.call('LLEN', KEYS[1]) == 0
-local function wakeWorkersIfNeeded()
-  if readyWasEmpty and redis.call('LLEN', KEYS[1]) > 0 then
-    redis.call('PUBLISH', wakeChannel, KEYS[1])
-  end
+local pushedIntoEmptyRing = false
+local function pushReady(client, atFront)
+  local length = redis.call(atFront and 'LPUSH' or 'RPUSH', KEYS[1], client)
+  if length == 1 then pushedIntoEmptyRing = true end
+end
+
+-- Returns the ring's length, announcing new work when this call filled an empty ring.
+local function readyLengthAndWake()
+  local remaining = redis.call('LLEN', KEYS[1])
+  if pushedIntoEmptyRing and remaining > 0 then redis.call('PUBLISH', wakeChannel, KEYS[1]) end
+  return remaining
 end
