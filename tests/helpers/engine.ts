@@ -29,6 +29,10 @@ export interface EngineFixture {
   cleanup(): Promise<void>;
 }
 
+/**
+ * With `REDIS_CLUSTER_NODES` among the overrides, the engine (and every worker) runs on that
+ * Redis Cluster instead of the shared Redis; the cluster's keys are left to whoever stops it.
+ */
 export async function engineFixture(overrides: Record<string, string> = {}): Promise<EngineFixture> {
   const config = testConfig({ HEARTBEAT_MS: '1000', LEASE_MS: '5000', RETRY_BASE_MS: '20', RETRY_MAX_MS: '200', ...overrides });
   await ensureDatabase(config.DATABASE_URL);
@@ -56,7 +60,8 @@ export async function engineFixture(overrides: Record<string, string> = {}): Pro
       await Promise.all(workers.map((worker) => worker.stop()));
       await closeRedis(redis);
       await pool.end();
-      await Promise.all([dropDatabase(config.DATABASE_URL), deleteKeys(config.KEY_PREFIX)]);
+      const onSharedRedis = config.REDIS_CLUSTER_NODES === '';
+      await Promise.all([dropDatabase(config.DATABASE_URL), onSharedRedis ? deleteKeys(config.KEY_PREFIX) : undefined]);
     },
   };
 }
