@@ -12,7 +12,7 @@ const FASTIFY_CODES: Record<string, AppError['code']> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
 };
 
-const BACKEND_DOWN = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection is closed|Connection terminated|connect to the database|Stream isn't writeable|MaxRetriesPerRequest|timeout exceeded when trying to connect|the database system is (starting up|shutting down)|terminating connection/i;
+const BACKEND_DOWN = /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection is closed|Connection terminated|connect to the database|Stream isn't writeable|MaxRetriesPerRequest|timeout exceeded when trying to connect|the database system is (starting up|shutting down)|terminating connection|OOM command not allowed|LOADING/i;
 
 /** Errors from Redis or PostgreSQL being out of reach: the client should retry, not give up. */
 export function isBackendUnavailable(error: unknown): boolean {
