@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
-import { buildApi } from './api/app.js';
 import { createAuthService } from './auth/index.js';
 import type { Config } from './config.js';
 import { migrate } from './db/migrate.js';
@@ -15,62 +14,84 @@ import { startWorker, type WorkerProcess } from './worker/index.js';
 import type { RunnerHooks } from './worker/runner.js';
 
 export interface RunningServer {
-  /** the HTTP API (absent when ROLE=worker) */
-  app: FastifyInstance;
+  /** the HTTP API (undefined when ROLE=worker) */
+  app: FastifyInstance | undefined;
   redis: RedisClient;
   pool: pg.Pool;
   engine: QueueEngine;
-  /** the worker (absent when ROLE=api) */
+  /** the worker (undefined when ROLE=api) */
   worker: WorkerProcess | undefined;
   /** The address the API listens on, e.g. http://127.0.0.1:3000 ('' when ROLE=worker) */
   url: string;
   close(): Promise<void>;
 }
 
+/** What start-up has opened so far, closed in reverse order if start-up fails or at shutdown. */
+class Closers {
+  private readonly closers: (() => Promise<unknown>)[] = [];
+
+  add(closer: () => Promise<unknown>): void {
+    this.closers.unshift(closer);
+  }
+
+  async closeAll(): Promise<void> {
+    for (const closer of this.closers.splice(0)) await closer().catch(() => undefined);
+  }
+}
+
 /**
  * The composition root: connects to PostgreSQL (creating and migrating the database) and Redis,
  * then starts the roles the configuration asks for: the HTTP API, the worker, or both.
  * `close()` stops accepting, lets in-flight HTTP requests and handlers finish, then closes pools.
+ * A start-up that fails part-way closes what it had opened before rethrowing.
  */
 export async function startServer(config: Config, logger: Logger, hooks: RunnerHooks = {}): Promise<RunningServer> {
-  if (config.jwtSecretGenerated) {
+  if (config.jwtSecretGenerated && config.ROLE !== 'worker') {
     logger.warn('JWT_SECRET is not set: using a random secret, so tokens will not survive a restart');
   }
-  await ensureDatabase(config.DATABASE_URL);
-  const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE, (error) =>
-    logger.warn({ err: error }, 'idle PostgreSQL connection failed'),
-  );
-  const applied = await migrate(pool);
-  if (applied.length > 0) logger.info({ applied }, 'database migrated');
-
-  const redis = connectRedis(config, 'laneq-api');
-  redis.on('error', (error: Error) => logger.warn({ err: error }, 'Redis connection error'));
+  const closers = new Closers();
   try {
+    await ensureDatabase(config.DATABASE_URL);
+    const pool = createPool(config.DATABASE_URL, config.DATABASE_POOL_SIZE, (error) =>
+      logger.warn({ err: error }, 'idle PostgreSQL connection failed'),
+    );
+    closers.add(() => pool.end());
+    const applied = await migrate(pool);
+    if (applied.length > 0) logger.info({ applied }, 'database migrated');
+
+    const redis = connectRedis(config, 'laneq-api');
+    closers.add(() => closeRedis(redis));
+    redis.on('error', (error: Error) => logger.warn({ err: error }, 'Redis connection error'));
     if ((await assertNoEviction(redis)) === 'unknown') {
       logger.warn('could not read Redis maxmemory-policy (CONFIG disabled?); make sure it is noeviction');
     }
+    const registry = await loadHandlers(config.HANDLERS, config.HTTP_ALLOWED_HOSTS);
+    const engine = createEngine(config, redis);
+
+    const worker = config.ROLE === 'api' ? undefined : await startWorker({ config, logger, pool, registry, hooks });
+    if (worker) closers.add(() => worker.stop());
+
+    let app: FastifyInstance | undefined;
+    let url = '';
+    if (config.ROLE !== 'worker') {
+      // Loaded only where it is used: a worker process does without the HTTP stack.
+      const { buildApi } = await import('./api/app.js');
+      const auth = createAuthService(config, redis, pool);
+      auth.onLogout(async (userId) => {
+        await engine.markClientGone(userId);
+      });
+      const api = await buildApi({ config, logger, redis, pool, auth });
+      app = api;
+      // The API closes first at shutdown: no new work arrives while the worker drains.
+      closers.add(() => api.close());
+      url = await api.listen({ host: config.HOST, port: config.PORT });
+    }
+
+    let closing: Promise<void> | undefined;
+    const close = () => (closing ??= closers.closeAll());
+    return { app, redis, pool, engine, worker, url, close };
   } catch (error) {
-    // Refusing to start leaves no connection behind (a Redis client would keep reconnecting).
-    await Promise.all([closeRedis(redis), pool.end()]);
+    await closers.closeAll();
     throw error;
   }
-  const registry = await loadHandlers(config.HANDLERS, config.HTTP_ALLOWED_HOSTS);
-  const engine = createEngine(config, redis);
-  const auth = createAuthService(config, redis, pool);
-  auth.onLogout(async (userId) => {
-    await engine.markClientGone(userId);
-  });
-
-  const worker = config.ROLE === 'api' ? undefined : await startWorker({ config, logger, pool, registry, hooks });
-  const app = await buildApi({ config, logger, redis, pool, auth });
-  const url = config.ROLE === 'worker' ? '' : await app.listen({ host: config.HOST, port: config.PORT });
-
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    (closing ??= (async () => {
-      await app.close();
-      await worker?.stop();
-      await Promise.all([closeRedis(redis), pool.end()]);
-    })());
-  return { app, redis, pool, engine, worker, url, close };
 }

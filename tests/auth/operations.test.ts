@@ -9,7 +9,7 @@ import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { closeRedis, connectRedis } from '../../src/redis/connect.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { login, PASSWORD, register, type ErrorBody, type TokenPair } from '../helpers/auth.js';
-import { deleteKeys, dropDatabase, startTestServer, testConfig, type TestServer } from '../helpers/context.js';
+import { apiOf, deleteKeys, dropDatabase, startTestServer, testConfig, type TestServer } from '../helpers/context.js';
 import { call, freshUsername } from '../helpers/http.js';
 import {
   configEnv,
@@ -137,7 +137,7 @@ describe('logging', () => {
     try {
       const username = freshUsername();
       const send = async <T>(method: 'GET' | 'POST', url: string, options: Parameters<typeof call>[3]) => {
-        const response = await call<T>(logged.app, method, url, options);
+        const response = await call<T>(apiOf(logged), method, url, options);
         requestIds.push(String(response.headers['x-request-id']));
         return response;
       };

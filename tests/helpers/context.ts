@@ -4,6 +4,7 @@
  * Nothing here flushes Redis: cleanup deletes only this file's own keys.
  */
 import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -59,7 +60,14 @@ export async function deleteKeys(keyPrefix: string, redisUrl = REDIS_URL): Promi
   }
 }
 
+/** The HTTP API of a server started with a role that serves it. */
+export function apiOf(server: RunningServer): FastifyInstance {
+  if (!server.app) throw new Error('this server runs no HTTP API (ROLE=worker)');
+  return server.app;
+}
+
 export interface TestServer extends RunningServer {
+  app: FastifyInstance;
   config: Config;
   /** Stops the server and removes its database and keys. */
   stop(): Promise<void>;
@@ -70,6 +78,7 @@ export async function startTestServer(overrides: Record<string, string> = {}): P
   const server = await startServer(config, createLogger(config.LOG_LEVEL));
   return {
     ...server,
+    app: apiOf(server),
     config,
     stop: async () => {
       await server.close();
