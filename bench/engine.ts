@@ -92,9 +92,19 @@ async function enqueueAll(): Promise<{ ids: string[][]; seconds: number }> {
   return { ids, seconds: Number(process.hrtime.bigint() - started) / 1e9 };
 }
 
+/**
+ * The flags of `npm start` (package.json): a 4 MB young generation keeps a busy worker's resident
+ * memory near 130 MB instead of 170+ MB, at no measurable cost in throughput.
+ */
+const WORKER_NODE_FLAGS = ['--max-semi-space-size=4'];
+
 function spawnWorker(): ChildProcess {
   const profile = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
-  const child = spawn(process.execPath, [...profile, 'dist/main.js'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  // The same command as `npm run start:worker`.
+  const child = spawn(process.execPath, [...profile, ...WORKER_NODE_FLAGS, 'dist/main.js'], {
+    env,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   child.on('exit', (code, signal) => {
     if (code !== 0 && signal !== 'SIGTERM') log(`worker ${child.pid} exited with ${code ?? signal}`);
   });

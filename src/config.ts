@@ -4,92 +4,78 @@
  * `.env.example` documents the same variables; a test keeps the two in step.
  */
 import { randomBytes } from 'node:crypto';
-import Type, { type Static } from 'typebox';
-import Value from 'typebox/value';
+import { Ajv, type ErrorObject } from 'ajv';
 
-const Int = (min: number, max: number, def: number, description: string) =>
-  Type.Integer({ minimum: min, maximum: max, default: def, description });
+// The schema is plain JSON Schema checked by Ajv (which coerces the environment's strings and
+// fills defaults), not TypeBox: a worker process would otherwise load TypeBox only for this, and
+// it weighs about 20 MB of resident memory.
+const Int = (minimum: number, maximum: number, defaultValue: number, description: string) =>
+  ({ type: 'integer', minimum, maximum, default: defaultValue, description }) as const;
+const Text = (defaultValue: string, description: string, pattern?: string) =>
+  ({ type: 'string', default: defaultValue, description, ...(pattern ? { pattern } : {}) }) as const;
+const OneOf = <const Values extends readonly string[]>(values: Values, defaultValue: Values[number], description: string) =>
+  ({ type: 'string', enum: values, default: defaultValue, description }) as const;
+const Flag = (defaultValue: boolean, description: string) => ({ type: 'boolean', default: defaultValue, description }) as const;
 
-export const ConfigSchema = Type.Object({
-  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], {
-    default: 'development',
-    description: 'development | production | test. production requires JWT_SECRET.',
-  }),
-  ROLE: Type.Union([Type.Literal('all'), Type.Literal('api'), Type.Literal('worker')], {
-    default: 'all',
-    description: 'all (API and workers in one process), api, or worker.',
-  }),
-  HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'Interface the API listens on.' }),
-  PORT: Int(0, 65535, 3000, 'TCP port of the API.'),
-  LOG_LEVEL: Type.Union(
-    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
-    { default: 'info', description: 'pino log level.' },
-  ),
-  REDIS_URL: Type.String({
-    pattern: '^rediss?://',
-    default: 'redis://127.0.0.1:6379',
-    description: 'Redis server (ignored when REDIS_CLUSTER_NODES is set).',
-  }),
-  REDIS_CLUSTER_NODES: Type.String({
-    pattern: '^$|^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$',
-    default: '',
-    description: 'Comma-separated host:port seeds of a Redis Cluster; switches cluster mode on.',
-  }),
-  DATABASE_URL: Type.String({
-    pattern: '^postgres(ql)?://',
-    default: 'postgres://root@127.0.0.1:5432/laneq',
-    description: 'PostgreSQL database; created at start-up if missing.',
-  }),
-  DATABASE_POOL_SIZE: Int(1, 200, 10, 'Connections in the PostgreSQL pool of each process.'),
-  KEY_PREFIX: Type.String({
-    pattern: '^[A-Za-z0-9_.-]{1,32}$',
-    default: 'laneq',
-    description: 'Namespace of every Redis key.',
-  }),
-  JWT_SECRET: Type.String({
-    default: '',
-    description: 'HMAC secret for access tokens, at least 32 characters. Required in production.',
-  }),
-  JWT_ISSUER: Type.String({ minLength: 1, default: 'laneq', description: 'iss claim of access tokens.' }),
-  ACCESS_TOKEN_TTL_S: Int(30, 86_400, 900, 'Lifetime of an access token, in seconds.'),
-  REFRESH_TOKEN_TTL_S: Int(60, 31_536_000, 2_592_000, 'Lifetime of a refresh token, in seconds.'),
-  RATE_LIMIT_AUTH_PER_IP: Int(1, 1_000_000, 300, 'Register + login calls allowed per IP per minute.'),
-  RATE_LIMIT_LOGIN_FAILURES: Int(1, 1_000_000, 10, 'Failed logins allowed per username per window.'),
-  RATE_LIMIT_LOGIN_WINDOW_S: Int(1, 86_400, 900, 'Window of the failed-login limit, in seconds.'),
-  BODY_LIMIT_BYTES: Int(1024, 64 * 1024 * 1024, 1_048_576, 'Largest accepted HTTP request body.'),
-  TRUST_PROXY: Type.Boolean({
-    default: false,
-    description: 'Take the client IP from X-Forwarded-For (set behind a load balancer).',
-  }),
-  SHUTDOWN_GRACE_MS: Int(0, 600_000, 10_000, 'How long shutdown waits for in-flight HTTP requests and handlers.'),
+export const ConfigSchema = {
+  type: 'object',
+  properties: {
+    NODE_ENV: OneOf(['development', 'production', 'test'], 'development', 'development | production | test. production requires JWT_SECRET.'),
+    ROLE: OneOf(['all', 'api', 'worker'], 'all', 'all (API and workers in one process), api, or worker.'),
+    HOST: Text('127.0.0.1', 'Interface the API listens on.', '^\\S+$'),
+    PORT: Int(0, 65535, 3000, 'TCP port of the API.'),
+    LOG_LEVEL: OneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info', 'pino log level.'),
+    REDIS_URL: Text('redis://127.0.0.1:6379', 'Redis server (ignored when REDIS_CLUSTER_NODES is set).', '^rediss?://'),
+    REDIS_CLUSTER_NODES: Text('', 'Comma-separated host:port seeds of a Redis Cluster; switches cluster mode on.', '^$|^[^,:\\s]+:\\d+(,[^,:\\s]+:\\d+)*$'),
+    DATABASE_URL: Text('postgres://root@127.0.0.1:5432/laneq', 'PostgreSQL database; created at start-up if missing.', '^postgres(ql)?://'),
+    DATABASE_POOL_SIZE: Int(1, 200, 10, 'Connections in the PostgreSQL pool of each process.'),
+    KEY_PREFIX: Text('laneq', 'Namespace of every Redis key.', '^[A-Za-z0-9_.-]{1,32}$'),
+    JWT_SECRET: Text('', 'HMAC secret for access tokens, at least 32 characters. Required in production.'),
+    JWT_ISSUER: Text('laneq', 'iss claim of access tokens.', '^.+$'),
+    ACCESS_TOKEN_TTL_S: Int(30, 86_400, 900, 'Lifetime of an access token, in seconds.'),
+    REFRESH_TOKEN_TTL_S: Int(60, 31_536_000, 2_592_000, 'Lifetime of a refresh token, in seconds.'),
+    RATE_LIMIT_AUTH_PER_IP: Int(1, 1_000_000, 300, 'Register + login calls allowed per IP per minute.'),
+    RATE_LIMIT_LOGIN_FAILURES: Int(1, 1_000_000, 10, 'Failed logins allowed per username per window.'),
+    RATE_LIMIT_LOGIN_WINDOW_S: Int(1, 86_400, 900, 'Window of the failed-login limit, in seconds.'),
+    BODY_LIMIT_BYTES: Int(1024, 64 * 1024 * 1024, 1_048_576, 'Largest accepted HTTP request body.'),
+    TRUST_PROXY: Flag(false, 'Take the client IP from X-Forwarded-For (set behind a load balancer).'),
+    SHUTDOWN_GRACE_MS: Int(0, 600_000, 10_000, 'How long shutdown waits for in-flight HTTP requests and handlers.'),
 
-  QUEUE_SHARDS: Int(1, 1024, 8, 'Hash-tagged shards the clients are spread over (spread them over Cluster nodes).'),
-  WORKER_CONCURRENCY: Int(1, 10_000, 32, 'Requests one worker process runs at once (each of a different client).'),
-  LEASE_MS: Int(1_000, 3_600_000, 30_000, 'Lease of a claimed request; a worker silent this long loses it.'),
-  HEARTBEAT_MS: Int(100, 1_200_000, 10_000, 'How often a worker extends the leases of its running requests.'),
-  DEFAULT_MAX_ATTEMPTS: Int(1, 100, 3, 'Attempts of a request that does not set maxAttempts.'),
-  MAX_ATTEMPTS_LIMIT: Int(1, 100, 25, 'Largest maxAttempts a request may ask for.'),
-  DEFAULT_TIMEOUT_MS: Int(1, 86_400_000, 60_000, 'Timeout of one attempt when the request sets none.'),
-  MAX_TIMEOUT_MS: Int(1, 86_400_000, 600_000, 'Largest timeoutMs a request may ask for.'),
-  RETRY_BASE_MS: Int(0, 3_600_000, 1_000, 'First retry backoff; doubles per attempt, with full jitter.'),
-  RETRY_MAX_MS: Int(0, 86_400_000, 300_000, 'Longest retry backoff.'),
-  RESULT_RETENTION_S: Int(1, 31_536_000, 86_400, 'How long finished requests stay readable in Redis.'),
-  RESULT_RETENTION_COUNT: Int(1, 1_000_000, 10_000, 'Most finished requests kept in Redis per client.'),
-  IDEMPOTENCY_TTL_S: Int(1, 31_536_000, 86_400, 'How long an idempotency key is remembered per client.'),
-  PAYLOAD_LIMIT_BYTES: Int(16, 64 * 1024 * 1024, 262_144, 'Largest request payload (JSON text bytes).'),
-  MAX_QUEUE_DEPTH: Int(1, 100_000_000, 100_000, 'Most pending requests one client may have.'),
-  HANDLERS: Type.String({
-    default: '',
-    description: 'Comma-separated module paths exporting `handlers` (type -> handler) to run besides the built-ins.',
-  }),
-  HTTP_ALLOWED_HOSTS: Type.String({
-    default: '',
-    description: 'Hosts (name or name:port, comma-separated) the built-in `http` handler may call; empty = none.',
-  }),
-  ARCHIVE_BATCH: Int(1, 10_000, 500, 'Final records written to PostgreSQL per INSERT.'),
-});
+    QUEUE_SHARDS: Int(1, 1024, 8, 'Hash-tagged shards the clients are spread over (spread them over Cluster nodes).'),
+    WORKER_CONCURRENCY: Int(1, 10_000, 32, 'Requests one worker process runs at once (each of a different client).'),
+    LEASE_MS: Int(1_000, 3_600_000, 30_000, 'Lease of a claimed request; a worker silent this long loses it.'),
+    HEARTBEAT_MS: Int(100, 1_200_000, 10_000, 'How often a worker extends the leases of its running requests.'),
+    DEFAULT_MAX_ATTEMPTS: Int(1, 100, 3, 'Attempts of a request that does not set maxAttempts.'),
+    MAX_ATTEMPTS_LIMIT: Int(1, 100, 25, 'Largest maxAttempts a request may ask for.'),
+    DEFAULT_TIMEOUT_MS: Int(1, 86_400_000, 60_000, 'Timeout of one attempt when the request sets none.'),
+    MAX_TIMEOUT_MS: Int(1, 86_400_000, 600_000, 'Largest timeoutMs a request may ask for.'),
+    RETRY_BASE_MS: Int(0, 3_600_000, 1_000, 'First retry backoff; doubles per attempt, with full jitter.'),
+    RETRY_MAX_MS: Int(0, 86_400_000, 300_000, 'Longest retry backoff.'),
+    RESULT_RETENTION_S: Int(1, 31_536_000, 86_400, 'How long finished requests stay readable in Redis.'),
+    RESULT_RETENTION_COUNT: Int(1, 1_000_000, 10_000, 'Most finished requests kept in Redis per client.'),
+    IDEMPOTENCY_TTL_S: Int(1, 31_536_000, 86_400, 'How long an idempotency key is remembered per client.'),
+    PAYLOAD_LIMIT_BYTES: Int(16, 64 * 1024 * 1024, 262_144, 'Largest request payload (JSON text bytes).'),
+    MAX_QUEUE_DEPTH: Int(1, 100_000_000, 100_000, 'Most pending requests one client may have.'),
+    PAYLOAD_MAX_DEPTH: Int(1, 1_000, 32, 'Deepest nesting of arrays and objects allowed in a request payload.'),
+    ENQUEUE_BODY_LIMIT_BYTES: Int(1024, 1024 * 1024 * 1024, 33_554_432, 'Largest body of POST /api/queue/enqueue (a batch of up to 1,000 requests); each payload is still bounded by PAYLOAD_LIMIT_BYTES.'),
+    RATE_LIMIT_ENQUEUE_PER_S: Int(1, 10_000_000, 1_000, 'Enqueue calls (a batch counts as one) allowed per client per second, shared by all API instances.'),
+    HANDLERS: Text('', 'Comma-separated module paths exporting `handlers` (type -> handler) to run besides the built-ins.'),
+    HTTP_ALLOWED_HOSTS: Text('', 'Hosts (name or name:port, comma-separated) the built-in `http` handler may call; empty = none.'),
+    ARCHIVE_BATCH: Int(1, 10_000, 500, 'Final records written to PostgreSQL per INSERT.'),
+  },
+} as const;
 
-type RawConfig = Static<typeof ConfigSchema>;
+type Property = (typeof ConfigSchema.properties)[keyof typeof ConfigSchema.properties];
+/** The TypeScript type of one schema property: enum values, number, boolean or string. */
+type ValueOf<P> = P extends { enum: readonly (infer E)[] }
+  ? E
+  : P extends { type: 'integer' }
+    ? number
+    : P extends { type: 'boolean' }
+      ? boolean
+      : string;
+type RawConfig = { -readonly [K in keyof typeof ConfigSchema.properties]: ValueOf<(typeof ConfigSchema.properties)[K]> };
+export type ConfigVariable = keyof RawConfig;
 export type Config = Readonly<RawConfig & { jwtSecretGenerated: boolean }>;
 
 export class ConfigError extends Error {
@@ -100,6 +86,8 @@ export class ConfigError extends Error {
 }
 
 const MIN_SECRET_LENGTH = 32;
+/** Room for an enqueued request's fields besides its payload (type, idempotency key, limits). */
+const ENQUEUE_ENVELOPE_BYTES = 4096;
 
 /** Parses the environment into a frozen Config, or throws one ConfigError naming every problem. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -109,10 +97,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const value = env[name];
     if (value !== undefined && value !== '') input[name] = value;
   }
-  const withDefaults = Value.Default(ConfigSchema, input);
-  const converted = Value.Convert(ConfigSchema, withDefaults);
-  const raw = converted as RawConfig;
-  const problems = known.flatMap((name) => propertyProblem(name, raw, input));
+  const raw = input as RawConfig;
+  // Ajv fills defaults and turns the environment's strings into numbers and booleans in place.
+  const problems = validateConfig(raw) ? [] : (validateConfig.errors ?? []).map((error) => describe(error, input));
   problems.push(...crossFieldProblems(raw));
   if (problems.length > 0) throw new ConfigError([...new Set(problems)]);
 
@@ -125,14 +112,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return Object.freeze(config);
 }
 
-/** Checks one variable on its own so that one bad value never hides the next one. */
-function propertyProblem(name: string, config: RawConfig, input: Record<string, unknown>): string[] {
-  const schema = ConfigSchema.properties[name as keyof RawConfig];
-  const value = config[name as keyof RawConfig];
-  if (Value.Check(schema, value)) return [];
-  const allowed = 'anyOf' in schema ? (schema.anyOf as { const: unknown }[]).map((option) => option.const) : undefined;
-  const reason = allowed ? `must be one of ${allowed.join(', ')}` : Value.Errors(schema, value)[0]?.message;
-  return [`${name}: ${reason} (got ${JSON.stringify(input[name])})`];
+const validateConfig = new Ajv({ allErrors: true, coerceTypes: true, useDefaults: true, strict: false }).compile(
+  ConfigSchema,
+);
+
+function describe(error: ErrorObject, input: Record<string, unknown>): string {
+  const name = error.instancePath.replace(/^\//, '');
+  const schema = ConfigSchema.properties[name as ConfigVariable] as Property | undefined;
+  const reason = schema && 'enum' in schema ? `must be one of ${schema.enum.join(', ')}` : error.message;
+  return `${name}: ${reason} (got ${JSON.stringify(input[name])})`;
 }
 
 function crossFieldProblems(config: RawConfig): string[] {
@@ -151,6 +139,11 @@ function crossFieldProblems(config: RawConfig): string[] {
   }
   if (config.DEFAULT_TIMEOUT_MS > config.MAX_TIMEOUT_MS) {
     problems.push('DEFAULT_TIMEOUT_MS: must not exceed MAX_TIMEOUT_MS');
+  }
+  if (config.ENQUEUE_BODY_LIMIT_BYTES < config.PAYLOAD_LIMIT_BYTES + ENQUEUE_ENVELOPE_BYTES) {
+    problems.push(
+      `ENQUEUE_BODY_LIMIT_BYTES: must be at least PAYLOAD_LIMIT_BYTES + ${ENQUEUE_ENVELOPE_BYTES}, so one request with the largest payload fits`,
+    );
   }
   if (config.REFRESH_TOKEN_TTL_S <= config.ACCESS_TOKEN_TTL_S) {
     problems.push('REFRESH_TOKEN_TTL_S: must be longer than ACCESS_TOKEN_TTL_S');
