@@ -2,6 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { AppError } from '../errors.js';
 import type { RedisClient } from '../redis/connect.js';
 import { KeySpace, type ShardKeys } from './keys.js';
+import { compareEvents, type RequestEvent } from './live-events.js';
 import { decodeRecord, type RequestRecord, type RequestStatus } from './records.js';
 import { Scripts } from './scripts.js';
 
@@ -44,6 +45,15 @@ export type CancelOutcome =
   | { outcome: 'cancelled'; record: RequestRecord }
   | { outcome: 'not_cancellable'; record: RequestRecord }
   | { outcome: 'not_found' };
+
+export interface ListOptions {
+  /** only ids below this one ('' = from the newest) */
+  before: string;
+  limit: number;
+  status?: RequestStatus;
+}
+
+export type RequeueOutcome = { outcome: 'queued'; position: number } | { outcome: 'not_retryable' | 'not_found' };
 
 /** Enough entries per script call to amortise the round trip, few enough to keep Redis responsive. */
 const ENQUEUE_CHUNK = 1_000;
@@ -176,6 +186,77 @@ export class QueueEngine {
       cancelled: cancelled ?? 0,
       oldestPendingAgeMs: oldest === undefined || oldest < 0 ? 0 : Math.max(0, (now ?? 0) - oldest),
     };
+  }
+
+  /**
+   * The client's request state changes after `sinceMs` (Redis clock) that Redis can still rebuild
+   * from its records, oldest first: how an event stream resumes after a reconnect.
+   */
+  async eventsSince(clientId: string, sinceMs: number, limit = 1_000): Promise<RequestEvent[]> {
+    const flat = (await this.scripts.run('client_events_since', this.keys.forClient(clientId), [
+      clientId,
+      sinceMs,
+      limit,
+    ])) as (string | number)[];
+    const events: RequestEvent[] = [];
+    for (let i = 0; i + 3 < flat.length; i += 4) {
+      events.push({
+        clientId,
+        id: String(flat[i]),
+        status: flat[i + 1] as RequestStatus,
+        attempt: Number(flat[i + 2]),
+        at: Number(flat[i + 3]),
+      });
+    }
+    return events.sort(compareEvents);
+  }
+
+  /**
+   * A page of the client's requests as Redis holds them, read atomically: its unfinished ones and
+   * its finished ones still in retention, up to `limit` of each with an id below `before` (and the
+   * given status), largest id first within each kind. Older finished ones are in the archive.
+   */
+  async list(clientId: string, options: ListOptions): Promise<RequestRecord[]> {
+    const reply = (await this.scripts.run('list_client_requests', this.keys.forClient(clientId), [
+      clientId,
+      options.before,
+      options.limit,
+      options.status ?? '',
+    ])) as [string, RequestStatus, string, number][][];
+    return reply.flat().map(([id, status, json, position]) => decodeRecord(id, json, status, position));
+  }
+
+  /**
+   * Queues a dead letter again at the tail of its client's queue. `finalJson` is its final record
+   * as finish() stores it, from the archive when Redis no longer holds it (Redis's copy wins).
+   */
+  async requeueDeadLetter(clientId: string, id: string, finalJson: string): Promise<RequeueOutcome> {
+    try {
+      const [outcome, position] = (await this.scripts.run('requeue_dead_letter', this.keys.forClient(clientId), [
+        clientId,
+        id,
+        finalJson,
+        this.settings.maxQueueDepth,
+      ])) as [RequeueOutcome['outcome'], number];
+      return outcome === 'queued' ? { outcome, position } : { outcome };
+    } catch (error) {
+      if (error instanceof Error && error.message.includes('QUEUE_FULL')) {
+        throw new AppError('queue_full', `The queue already holds ${this.settings.maxQueueDepth} pending requests.`);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * A final record still in Redis retention, whoever's it is (for administrators, who know the id
+   * but not the client, hence not the shard): one GET per shard.
+   */
+  async findFinal(id: string): Promise<{ record: RequestRecord; json: string } | undefined> {
+    const found = await Promise.all(this.keys.shards.map((shard) => this.redis.get(`${shard.base}done:${id}`)));
+    const json = found.find((value): value is string => typeof value === 'string');
+    if (json === undefined) return undefined;
+    const status = (JSON.parse(json) as { st: RequestStatus }).st;
+    return { record: decodeRecord(id, json, status), json };
   }
 
   /** The client logged out: its queue is removed once drained (at once when already empty). */

@@ -3,7 +3,7 @@
  * tag puts all keys of shard n in one Redis Cluster slot, so every script touches one slot.
  * A client lives in exactly one shard, chosen by a stable hash of its id.
  *
- * Per shard (passed to every script as KEYS[1..6], in this order):
+ * Per shard (passed to every script as KEYS[1..7], in this order):
  *   ready    LIST   clients whose head request can start now (the round-robin ring)
  *   jobs     HASH   request id -> JSON record of every unfinished request (running ones carry
  *                   their lease mark and the fencing token of their latest claim)
@@ -11,6 +11,8 @@
  *   delayed  ZSET   client ids by the due time of their head's retry
  *   archive  STREAM final records on their way to PostgreSQL
  *   stats    HASH   shard totals of failed and cancelled requests
+ *   watch    ZSET   clients whose request events an API process wants (open long polls and
+ *                   event streams), scored by until when (ms, Redis clock)
  * Per client, derived inside the scripts from the shard's key base:
  *   q:<client>       LIST   the client's queue of request ids, head first (the head stays while it runs)
  *   fin:<client>     LIST   ids of its finished requests, oldest first (count-bounded retention);
@@ -18,17 +20,21 @@
  *   idem:<client>    HASH   idempotency key -> request id
  *   client:<client>  HASH   its counters (succeeded, failed, cancelled), outbox cursor, logged-out mark
  *   done:<id>        STRING final record JSON, expiring after the retention window
- * Outside the shards: `<prefix>:wake` (pub/sub channel waking idle workers) and the auth keys.
+ * Pub/sub: `<prefix>:wake` wakes idle workers; `<prefix>:{s<n>}:events` carries the state changes
+ * of watched clients. Outside the shards: the auth keys.
  */
-export const SHARD_KEY_NAMES = ['ready', 'jobs', 'leases', 'delayed', 'archive', 'stats'] as const;
+export const SHARD_KEY_NAMES = ['ready', 'jobs', 'leases', 'delayed', 'archive', 'stats', 'watch'] as const;
 
 export interface ShardKeys {
   index: number;
   /** `<prefix>:{s<n>}:`, the base of the per-client keys built inside the scripts */
   base: string;
-  /** KEYS[1..6] of every engine script */
+  /** KEYS[1..7] of every engine script */
   keys: string[];
   archive: string;
+  /** pub/sub channel of the state changes of this shard's watched clients */
+  events: string;
+  watch: string;
 }
 
 /** FNV-1a: fast, stable across processes and versions, and spreads uuids evenly. */
@@ -53,7 +59,7 @@ export class KeySpace {
     this.shards = Array.from({ length: shardCount }, (_, index) => {
       const base = `${prefix}:{s${index}}:`;
       const keys = SHARD_KEY_NAMES.map((name) => base + name);
-      return { index, base, keys, archive: `${base}archive` };
+      return { index, base, keys, archive: `${base}archive`, events: `${base}events`, watch: `${base}watch` };
     });
   }
 

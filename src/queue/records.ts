@@ -61,7 +61,11 @@ export interface StoredRecord {
 const parseJson = (text: string | undefined): unknown => (text === undefined ? undefined : JSON.parse(text));
 
 export function decodeRecord(id: string, json: string, status: RequestStatus, position?: number): RequestRecord {
-  const stored = JSON.parse(json) as StoredRecord;
+  return decodeStored(id, JSON.parse(json) as StoredRecord, status, position);
+}
+
+/** The record of a request from its stored form (from Redis, or rebuilt from the archive). */
+export function decodeStored(id: string, stored: StoredRecord, status: RequestStatus, position?: number): RequestRecord {
   const record: RequestRecord = {
     id,
     clientId: stored.c,

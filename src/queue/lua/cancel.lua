@@ -1,5 +1,5 @@
 --[[ cancel: cancels a request that has not started; it will never run.
-KEYS[1..6] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] client       the caller; another client's request is reported as not found
 ARGV[4] id
 ARGV[5] retentionMs  as in complete.lua

@@ -1,5 +1,5 @@
 --[[ claim: starts up to `count` clients' head requests under a lease.
-KEYS[1..6] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] count    how many clients' heads to claim at most
 ARGV[4] leaseMs  lease length; the worker extends it by heartbeat
 Returns {remaining, claimed}: `remaining` is the ready ring's length afterwards (0 tells the worker

@@ -1,5 +1,5 @@
 --[[ client_stats: one client's queue figures, read atomically.
-KEYS[1..6] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] client
 Returns {pending, running, succeeded, failed, cancelled, oldestPendingEnqueuedAt (-1 if none),
 now}. pending counts queued requests, including one waiting for its retry. ]]

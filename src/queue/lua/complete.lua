@@ -1,6 +1,6 @@
 --[[ complete: ends attempts (successes and failures) of one shard and claims the next heads in the
 same call, so a worker's freed slots are refilled without another round trip.
-KEYS[1..6] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] retentionMs  how long final records stay readable in Redis
 ARGV[4] keep         most finished records kept per client
 ARGV[5] claimCount   how many heads to claim for the freed slots (0 to claim none)
@@ -41,6 +41,7 @@ local function completeOne(id, fence, outcome, value, retryDelayMs)
     record.w = now + retryDelayMs
     redis.call('HSET', KEYS[2], id, cjson.encode(record))
     redis.call('ZADD', KEYS[4], record.w, client)
+    emitEvent(client, id, 'queued', record.a, now)
     return 'retrying'
   end
   redis.call('LPOP', base .. 'q:' .. client)

@@ -1,5 +1,5 @@
 --[[ enqueue: appends requests to their clients' queues, all or none.
-KEYS[1..6] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] maxDepth   most requests one client may have pending (queued or running)
 ARGV[4] idemTtlMs  how long an idempotency key is remembered
 ARGV[5..]          groups of 7: client, id, type, payload (JSON text), maxAttempts, timeoutMs,
@@ -80,6 +80,7 @@ for i = 5, #ARGV, GROUP do
       redis.call('HSET', base .. 'idem:' .. client, key, id)
       redis.call('PEXPIRE', base .. 'idem:' .. client, idemTtlMs)
     end
+    emitEvent(client, id, 'queued', 0, now)
     out[#out + 1] = { id, 'queued', length - 1 }
   end
 end

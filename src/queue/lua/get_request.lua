@@ -1,5 +1,5 @@
 --[[ get_request: reads one request of a client, in whatever state it is, in one atomic look.
-KEYS[1..6] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] client  the caller; another client's request reads as absent
 ARGV[4] id
 Returns {status, record JSON, position} — status 'queued' | 'running' (record from jobs, position

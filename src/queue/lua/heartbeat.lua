@@ -1,5 +1,5 @@
 --[[ heartbeat: extends the leases of requests a worker is still running.
-KEYS[1..6] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] leaseMs   new lease length from now
 ARGV[4..]         pairs: id, fence
 Returns the ids whose fence no longer holds (lease lost): the worker must abort those handlers,

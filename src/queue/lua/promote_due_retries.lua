@@ -1,5 +1,5 @@
 --[[ promote_due_retries: puts clients whose head's retry is due back into the ready ring.
-KEYS[1..6] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] limit  most clients promoted in one call
 Returns {promoted, nextDueMs}: how many clients re-entered the ring, and in how many ms the next
 waiting retry is due (Redis clock) or -1, so workers sleep exactly until then instead of polling. ]]

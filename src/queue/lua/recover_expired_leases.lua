@@ -1,6 +1,6 @@
 --[[ recover_expired_leases: takes back requests whose worker stopped heartbeating (crashed,
 frozen or cut off) and delivers them again first, or dead-letters them after maxAttempts.
-KEYS[1..6] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] limit        most leases recovered in one call (keeps each call short)
 ARGV[4] retentionMs  as in complete.lua
 ARGV[5] keep         as in complete.lua
@@ -32,6 +32,7 @@ for _, id in ipairs(expired) do
     else
       redis.call('HSET', KEYS[2], id, cjson.encode(record))
       pushReady(client, true)
+      emitEvent(client, id, 'queued', record.a, now)
       redelivered[#redelivered + 1] = id
     end
   end

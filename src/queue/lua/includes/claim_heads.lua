@@ -20,6 +20,7 @@ local function claimHeads(count, leaseMs, now, out)
         record.w = nil
         redis.call('HSET', KEYS[2], id, cjson.encode(record))
         redis.call('ZADD', KEYS[3], now + leaseMs, id)
+        emitEvent(client, id, 'running', record.a, now)
         out[#out + 1] = { client, id, record.k, record.t, record.p, record.a, record.m, record.o, record.e }
       end
     elseif id then

@@ -26,6 +26,7 @@ local function finish(id, record, status, result, err, now, keep)
   redis.call('XADD', KEYS[5], '*', 'r', final)
   if status ~= 'succeeded' then redis.call('HINCRBY', KEYS[6], status, 1) end
   redis.call('HINCRBY', base .. 'client:' .. client, status, 1)
+  emitEvent(client, id, status, record.a, now)
 end
 
 -- After a client's head ended: back to the tail of the ring if more is queued. A drained client

@@ -1,13 +1,14 @@
--- Every engine script receives the same six shard keys, all in one hash slot ({s<n>}):
+-- Every engine script receives the same seven shard keys, all in one hash slot ({s<n>}):
 --   KEYS[1] ready    LIST   clients whose head request can start now (the round-robin ring)
 --   KEYS[2] jobs     HASH   request id -> JSON record, for every request not yet finished
 --   KEYS[3] leases   ZSET   running request ids scored by lease deadline (Redis clock, ms)
 --   KEYS[4] delayed  ZSET   client ids scored by the time their head's retry is due
 --   KEYS[5] archive  STREAM final records waiting to be written to PostgreSQL
 --   KEYS[6] stats    HASH   shard totals of failed and cancelled requests
+--   KEYS[7] watch    ZSET   client ids whose events some API process wants, scored by until when
 -- and ARGV[1] = the shard's key base "<prefix>:{s<n>}:", from which per-client keys are derived
 -- (q:<client>, fin:<client>, idem:<client>, client:<client>, done:<id>). Those keys carry the same
--- hash tag, so they live in the slot of KEYS[1..6] and Redis Cluster accepts the access; they
+-- hash tag, so they live in the slot of KEYS[1..7] and Redis Cluster accepts the access; they
 -- cannot be listed in KEYS because which client comes next is only known inside the script.
 -- ARGV[2] = the wake channel, published to when the ready ring goes from empty to non-empty.
 --
@@ -37,4 +38,19 @@ local function readyLengthAndWake()
   local remaining = redis.call('LLEN', KEYS[1])
   if pushedIntoEmptyRing and remaining > 0 then redis.call('PUBLISH', wakeChannel, KEYS[1]) end
   return remaining
+end
+
+-- State changes of requests, published to KEYS[7] watch's clients only. KEYS[7] `watch` is a ZSET
+-- of client ids scored by the time until which some API process wants that client's events (a
+-- long poll or an event stream is open). An unwatched client costs one EXISTS per script call:
+-- nobody pays for events nobody reads.
+-- Message on channel "<key base>events": "<client> <id> <status> <attempt> <time ms>".
+local watchedShard = nil
+local function emitEvent(client, id, status, attempt, now)
+  if watchedShard == nil then watchedShard = redis.call('EXISTS', KEYS[7]) == 1 end
+  if not watchedShard then return end
+  local watchedUntil = redis.call('ZSCORE', KEYS[7], client)
+  if watchedUntil and tonumber(watchedUntil) >= now then
+    redis.call('PUBLISH', base .. 'events', client .. ' ' .. id .. ' ' .. status .. ' ' .. attempt .. ' ' .. now)
+  end
 end

@@ -1,0 +1,127 @@
+import { Cluster, type Redis } from 'ioredis';
+import type { QueueEngine } from './engine.js';
+import { decodeRecord, type RequestRecord, type StoredRecord } from './records.js';
+
+export interface QueueTotals {
+  /** queued requests, including those waiting for a retry */
+  pending: number;
+  running: number;
+  waitingRetry: number;
+  /** requests that ended failed after their last attempt and were not retried since */
+  deadLettered: number;
+  clientsWithWork: number;
+}
+
+export interface QueueOverview {
+  totals: QueueTotals;
+  /** the clients with the most pending requests, deepest first */
+  deepestQueues: { clientId: string; pending: number }[];
+  /** false when the key scan stopped at its bound: queue figures then cover only part of the clients */
+  complete: boolean;
+}
+
+/** Most client queues looked at by one overview; beyond it the figures are partial (and say so). */
+export const OVERVIEW_MAX_QUEUES = 100_000;
+const LLEN_BATCH = 1_000;
+/** Newest entries read from each shard's archive stream when listing dead letters. */
+const STREAM_PEEK = 1_000;
+
+/** Each node that holds keys: the one server, or every master of a Cluster. */
+function nodesOf(redis: QueueEngine['redis']): Redis[] {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis];
+}
+
+/** Keys matching `pattern` (SCAN, never KEYS), at most `max` of them; `complete` says whether all were seen. */
+async function scanKeys(redis: QueueEngine['redis'], pattern: string, max: number): Promise<{ keys: string[]; complete: boolean }> {
+  const keys: string[] = [];
+  for (const node of nodesOf(redis)) {
+    let cursor = '0';
+    do {
+      const [next, found] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1_000);
+      cursor = next;
+      keys.push(...found);
+      if (keys.length >= max) return { keys: keys.slice(0, max), complete: false };
+    } while (cursor !== '0');
+  }
+  return { keys, complete: true };
+}
+
+/**
+ * Operator views over all shards. The queue figures come from SCAN over the `q:*` keys with
+ * LLEN, not from a script: an admin page may cost a pass over the key space, bounded by
+ * OVERVIEW_MAX_QUEUES, and a script could not SCAN a Cluster's nodes anyway. Running, waiting and
+ * dead-letter totals are exact (per-shard structures); pending and the ranking are exact only
+ * when `complete`. Each figure is read at a slightly different moment: a snapshot, not a ledger.
+ */
+export class QueueAdmin {
+  constructor(private readonly engine: QueueEngine) {}
+
+  async overview(top: number): Promise<QueueOverview> {
+    const { keys, complete } = await scanKeys(this.engine.redis, `${this.engine.keys.prefix}:{s*}:q:*`, OVERVIEW_MAX_QUEUES);
+    const lengths = await this.lengths(keys);
+    const shardTotals = await Promise.all(this.engine.keys.shards.map((shard) => this.shardTotals(shard.base)));
+    const running = shardTotals.reduce((sum, totals) => sum + totals.running, 0);
+    const queued = lengths.reduce((sum, length) => sum + length, 0);
+    const queues = keys.map((key, index) => ({ clientId: key.slice(key.indexOf('}:q:') + 4), length: lengths[index] ?? 0 }));
+    return {
+      totals: {
+        // A running request stays at the head of its queue: the lengths count it too.
+        pending: Math.max(0, queued - running),
+        running,
+        waitingRetry: shardTotals.reduce((sum, totals) => sum + totals.waitingRetry, 0),
+        deadLettered: shardTotals.reduce((sum, totals) => sum + totals.deadLettered, 0),
+        clientsWithWork: queues.filter((queue) => queue.length > 0).length,
+      },
+      deepestQueues: await this.deepest(queues, top),
+      complete,
+    };
+  }
+
+  /**
+   * Dead letters not yet archived: failed records still waiting in the shards' archive streams
+   * (the newest STREAM_PEEK of each), below `before`, newest first. During a long PostgreSQL
+   * outage older ones show up only once archived.
+   */
+  async unarchivedDeadLetters(before: string, limit: number): Promise<RequestRecord[]> {
+    const perShard = await Promise.all(
+      this.engine.keys.shards.map((shard) => this.engine.redis.xrevrange(shard.archive, '+', '-', 'COUNT', STREAM_PEEK)),
+    );
+    const found = new Map<string, RequestRecord>();
+    for (const [, fields] of perShard.flat()) {
+      const json = fields[fields.indexOf('r') + 1];
+      if (json === undefined) continue;
+      const stored = JSON.parse(json) as StoredRecord;
+      const id = stored.id ?? '';
+      if (stored.st !== 'failed' || (before !== '' && id >= before) || found.has(id)) continue;
+      found.set(id, decodeRecord(id, json, 'failed'));
+    }
+    return [...found.values()].sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, limit);
+  }
+
+  private async lengths(keys: string[]): Promise<number[]> {
+    const lengths: number[] = [];
+    for (let start = 0; start < keys.length; start += LLEN_BATCH) {
+      const batch = keys.slice(start, start + LLEN_BATCH);
+      lengths.push(...(await Promise.all(batch.map((key) => this.engine.redis.llen(key)))));
+    }
+    return lengths;
+  }
+
+  private async shardTotals(base: string): Promise<{ running: number; waitingRetry: number; deadLettered: number }> {
+    const [running, waitingRetry, deadLettered] = await Promise.all([
+      this.engine.redis.zcard(`${base}leases`),
+      this.engine.redis.zcard(`${base}delayed`),
+      this.engine.redis.hget(`${base}stats`, 'failed'),
+    ]);
+    return { running, waitingRetry, deadLettered: Number(deadLettered ?? 0) };
+  }
+
+  /** The `top` longest queues, by pending requests (the running head does not count). */
+  private async deepest(queues: { clientId: string; length: number }[], top: number): Promise<QueueOverview['deepestQueues']> {
+    const longest = [...queues].sort((a, b) => b.length - a.length).slice(0, top);
+    const stats = await Promise.all(longest.map((queue) => this.engine.stats(queue.clientId)));
+    return longest
+      .map((queue, index) => ({ clientId: queue.clientId, pending: stats[index]?.pending ?? 0 }))
+      .sort((a, b) => b.pending - a.pending);
+  }
+}

@@ -1,0 +1,43 @@
+--[[ requeue_dead_letter: puts a dead-lettered (failed) request back at the tail of its client's
+queue, for an administrator's retry.
+KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+ARGV[3] client    the request's client (this shard is its shard)
+ARGV[4] id
+ARGV[5] record    its final record JSON (as finish() writes it), read from the PostgreSQL archive
+                  when Redis no longer holds it; done:<id>, when still present, is fresher and wins
+ARGV[6] maxDepth  as in enqueue.lua
+Returns {outcome, position}: 'queued' with the number of the client's requests ahead of it;
+'not_retryable' (-1) when the request is not failed (queued or running again, or it ended
+otherwise); 'not_found' (-1) when the record belongs to another client.
+Error 'QUEUE_FULL <client>' when the client already has maxDepth requests pending: nothing written.
+The request keeps its id, type, payload, limits, enqueue time and history of failed attempts, and
+its attempts count from 0 again. Invariants kept as in enqueue.lua: a client is in the ready ring
+iff its queue is non-empty and its head is neither running nor waiting for a retry, so only a
+queue going from empty to non-empty joins the ring, and that starts a new busy period (retention
+countdowns stop); watched clients hear a 'queued' event. A logged-out client's 'gone' mark stays:
+the retry is not the client returning. The shard's dead-letter total (stats `failed`) drops by
+one. The client's own counters are left as they are: they number its outbox (see
+dequeue_result.lua), so the request's next end is counted, and handed out, once more. ]]
+--- @include "includes/shard_keys"
+
+local client, id, maxDepth = ARGV[3], ARGV[4], tonumber(ARGV[6])
+if redis.call('HEXISTS', KEYS[2], id) == 1 then return { 'not_retryable', -1 } end
+local record = cjson.decode(redis.call('GET', base .. 'done:' .. id) or ARGV[5])
+if record.c ~= client then return { 'not_found', -1 } end
+if record.st ~= 'failed' then return { 'not_retryable', -1 } end
+local queue = base .. 'q:' .. client
+if redis.call('LLEN', queue) + 1 > maxDepth then return redis.error_reply('QUEUE_FULL ' .. client) end
+
+redis.call('HSET', KEYS[2], id, cjson.encode({
+  c = client, t = record.t, p = record.p, m = record.m, o = record.o, e = record.e, a = 0, h = record.h,
+}))
+local length = redis.call('RPUSH', queue, id)
+if length == 1 then
+  redis.call('PERSIST', base .. 'client:' .. client)
+  redis.call('PERSIST', base .. 'fin:' .. client)
+  pushReady(client)
+end
+emitEvent(client, id, 'queued', 0, nowMs())
+if tonumber(redis.call('HGET', KEYS[6], 'failed') or 0) > 0 then redis.call('HINCRBY', KEYS[6], 'failed', -1) end
+readyLengthAndWake()
+return { 'queued', length - 1 }
