@@ -67,6 +67,11 @@ async function usedMemory(): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? 0);
 }
 
+/** Clients are users, whose ids are UUIDs: the benchmark uses ids of the same length. */
+function clientId(n: number): string {
+  return `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+}
+
 async function enqueueAll(): Promise<{ ids: string[][]; seconds: number }> {
   const ids: string[][] = Array.from({ length: clients }, () => []);
   const request: NewRequest = { type: 'noop', payload: null, maxAttempts: 3, timeoutMs: 60_000 };
@@ -83,7 +88,7 @@ async function enqueueAll(): Promise<{ ids: string[][]; seconds: number }> {
   };
   for (let round = 0; round < perClient; round += 1) {
     for (let client = 0; client < clients; client += 1) {
-      pending.push({ clientId: `c${client}`, request });
+      pending.push({ clientId: clientId(client), request });
       owners.push(client);
       if (pending.length === batch) await flush();
     }

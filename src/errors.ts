@@ -20,6 +20,7 @@ export const ERROR_CATALOGUE = {
   not_found: { status: 404, message: 'Not found.' },
   username_taken: { status: 409, message: 'That username is already registered.' },
   not_cancellable: { status: 409, message: 'The request has already started or finished.' },
+  not_retryable: { status: 409, message: 'Only a dead-lettered request can be retried.' },
   request_timeout: { status: 408, message: 'The request was not received in time.' },
   payload_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: { status: 415, message: 'Send the body as application/json.' },

@@ -80,7 +80,7 @@ export async function startServer(config: Config, logger: Logger, hooks: RunnerH
       auth.onLogout(async (userId) => {
         await engine.markClientGone(userId);
       });
-      const api = await buildApi({ config, logger, redis, pool, auth });
+      const api = await buildApi({ config, logger, redis, pool, auth, engine, registry });
       app = api;
       // The API closes first at shutdown: no new work arrives while the worker drains.
       closers.add(() => api.close());

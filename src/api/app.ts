@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   type FastifyBaseLogger,
@@ -14,10 +15,17 @@ import type { AuthService } from '../auth/service.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { QueueAdmin } from '../queue/admin.js';
+import { ArchiveReader } from '../queue/archive-reader.js';
+import type { QueueEngine } from '../queue/engine.js';
 import type { RedisClient } from '../redis/connect.js';
-import { answerClientError, sendError, toAppError } from './errors.js';
+import type { HandlerRegistry } from '../worker/handlers/registry.js';
+import { adminRoutes } from './admin-routes.js';
+import { answerClientError, answerFrameworkError, sendError, toAppError } from './errors.js';
 import { registerHealthRoutes } from './health.js';
 import { registerJsonBodyParser } from './json-body.js';
+import { registerOpenApi } from './openapi.js';
+import { queueRoutes } from './queue-routes.js';
 import { schemaCompiler } from './validation.js';
 
 export interface ApiDependencies {
@@ -26,6 +34,8 @@ export interface ApiDependencies {
   redis: RedisClient;
   pool: pg.Pool;
   auth: AuthService;
+  engine: QueueEngine;
+  registry: HandlerRegistry;
 }
 
 /** One line per request, written when it completes, with what an operator needs to read it. */
@@ -47,6 +57,9 @@ class OneLinePerRequest extends LogController {
   }
 }
 
+/** The version the OpenAPI document states: the package's. */
+const API_VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Builds the HTTP API without listening, so tests can `inject()` into it or listen on port 0. */
@@ -66,6 +79,7 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     logController: new OneLinePerRequest({ requestIdLogLabel: 'requestId' }),
     return503OnClosing: true,
     clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(schemaCompiler);
@@ -89,7 +103,11 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   );
 
   registerAuthentication(app, deps.auth);
+  await registerOpenApi(app, API_VERSION);
   registerHealthRoutes(app, deps.redis, deps.pool);
   await app.register(authRoutes, { auth: deps.auth });
+  const archive = new ArchiveReader(deps.pool, deps.config.DEFAULT_TIMEOUT_MS);
+  await app.register(queueRoutes, { config: deps.config, engine: deps.engine, registry: deps.registry, archive });
+  await app.register(adminRoutes, { engine: deps.engine, archive, admin: new QueueAdmin(deps.engine) });
   return app;
 }

@@ -22,21 +22,34 @@ export function isBackendUnavailable(error: unknown): boolean {
   return BACKEND_DOWN.test(`${code} ${error.message}`) || code.startsWith('57P') || code.startsWith('08');
 }
 
+/**
+ * Where a validation issue is, as `body.username` or `body.requests[3].type`: the JSON pointer of
+ * the issue (plus the property it names), array indexes in brackets.
+ */
+function fieldName(context: string, instancePath: string | undefined, property?: string): string {
+  const segments = (instancePath ?? '').split('/').slice(1);
+  if (property !== undefined) segments.push(property);
+  return segments.reduce((field, segment) => {
+    const name = segment.replace(/~1/g, '/').replace(/~0/g, '~');
+    return /^(0|[1-9][0-9]*)$/.test(name) ? `${field}[${name}]` : `${field}.${name}`;
+  }, context);
+}
+
 /** Turns any error into the catalogue's body; unexpected errors are logged and hidden. */
 export function toAppError(error: FastifyError | Error, request: FastifyRequest): AppError {
   if (error instanceof AppError) return error;
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
-    const details = fastifyError.validation.map((issue) => ({
-      field: `${fastifyError.validationContext ?? 'body'}${issue.instancePath || ''}`.replace(/\//g, '.'),
-      message: issue.message ?? 'is invalid',
-      ...(issue.keyword === 'additionalProperties'
-        ? { field: `${fastifyError.validationContext ?? 'body'}.${String(issue.params.additionalProperty)}`, message: 'is not allowed' }
-        : {}),
-      ...(issue.keyword === 'required'
-        ? { field: `${fastifyError.validationContext ?? 'body'}.${String(issue.params.missingProperty)}`, message: 'is required' }
-        : {}),
-    }));
+    const context = fastifyError.validationContext ?? 'body';
+    const details = fastifyError.validation.map((issue) => {
+      if (issue.keyword === 'additionalProperties') {
+        return { field: fieldName(context, issue.instancePath, String(issue.params.additionalProperty)), message: 'is not allowed' };
+      }
+      if (issue.keyword === 'required') {
+        return { field: fieldName(context, issue.instancePath, String(issue.params.missingProperty)), message: 'is required' };
+      }
+      return { field: fieldName(context, issue.instancePath), message: issue.message ?? 'is invalid' };
+    });
     return new AppError('validation_failed', undefined, details);
   }
   const mapped = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
@@ -50,6 +63,16 @@ export function toAppError(error: FastifyError | Error, request: FastifyRequest)
   }
   request.log.error({ err: error }, 'unexpected error');
   return new AppError('internal');
+}
+
+/**
+ * Errors Fastify raises while routing, before any route or error handler runs: a path that is not
+ * valid percent-encoding (400), and a path parameter longer than the router's maxParamLength,
+ * which can only be a malformed request id (404, like any other malformed id).
+ */
+export function answerFrameworkError(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(reply, new AppError('not_found', 'No such request.'));
+  return sendError(reply, new AppError('bad_request', error.code === 'FST_ERR_BAD_URL' ? 'The URL is not valid.' : undefined));
 }
 
 export function sendError(reply: FastifyReply, error: AppError): FastifyReply {

@@ -35,7 +35,10 @@ export function registerHealthRoutes(app: FastifyInstance, redis: RedisClient, p
   const logLevel = healthLogLevel(app);
   app.get(
     '/health/live',
-    { logLevel, schema: { tags: ['health'], response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    {
+      logLevel,
+      schema: { tags: ['health'], summary: 'The process answers', response: { 200: Type.Object({ status: Type.Literal('ok') }) } },
+    },
     async () => ({ status: 'ok' as const }),
   );
 
@@ -45,6 +48,7 @@ export function registerHealthRoutes(app: FastifyInstance, redis: RedisClient, p
       logLevel,
       schema: {
         tags: ['health'],
+        summary: 'Redis and PostgreSQL answer (503 naming which does not)',
         response: {
           200: Type.Object({ status: Type.Literal('ready'), checks: Checks }),
           503: Type.Object({

@@ -27,3 +27,19 @@ export const schemaCompiler: FastifySchemaCompiler<unknown> = ({ schema, httpPar
   const ajv = httpPart === 'body' ? bodyAjv : urlAjv;
   return ajv.compile(schema as object) as ValidateFunction;
 };
+
+/**
+ * A body validator for two object shapes told apart by one key, such as a single request or a
+ * batch `{requests: [...]}`. Ajv's anyOf would report the errors of both shapes at once; this
+ * reports those of the shape the body is meant to have (the one with `key` when it is present).
+ */
+export function compileBranches(key: string, withKey: object, without: object): ValidateFunction {
+  const [keyed, other] = [bodyAjv.compile(withKey), bodyAjv.compile(without)];
+  const validate = ((data: unknown) => {
+    const branch = typeof data === 'object' && data !== null && Object.hasOwn(data, key) ? keyed : other;
+    const valid = branch(data);
+    validate.errors = branch.errors ?? null;
+    return valid;
+  }) as ValidateFunction;
+  return validate;
+}

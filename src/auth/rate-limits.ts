@@ -60,7 +60,7 @@ function tooMany(msBeforeNext: number): AppError {
 }
 
 /** rate-limiter-flexible rejects with a RateLimiterRes when the limit is hit, or an Error. */
-async function guard<T>(operation: () => Promise<T>): Promise<T> {
+export async function guard<T>(operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();
   } catch (rejection) {

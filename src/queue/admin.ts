@@ -23,8 +23,8 @@ export interface QueueOverview {
 /** Most client queues looked at by one overview; beyond it the figures are partial (and say so). */
 export const OVERVIEW_MAX_QUEUES = 100_000;
 const LLEN_BATCH = 1_000;
-/** Newest entries read from each shard's archive stream when listing dead letters. */
-const STREAM_PEEK = 1_000;
+/** Newest entries read from each shard's archive stream when listing dead letters (each holds a whole record). */
+const STREAM_PEEK = 100;
 
 /** Each node that holds keys: the one server, or every master of a Cluster. */
 function nodesOf(redis: QueueEngine['redis']): Redis[] {

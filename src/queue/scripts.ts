@@ -20,6 +20,8 @@ export const SCRIPT_NAMES = [
   'dequeue_result',
   'client_stats',
   'client_events_since',
+  'list_client_requests',
+  'requeue_dead_letter',
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];

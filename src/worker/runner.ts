@@ -202,6 +202,10 @@ export class Runner {
       settled,
       settle,
     };
+    // This worker may claim a request it still runs: its lease expired (the event loop was
+    // blocked longer than the lease) and recovery delivered it again. The older attempt is stale:
+    // stop it now, since once replaced here no heartbeat, timeout or shutdown would reach it.
+    this.running.get(request.id)?.controller.abort(new Error('lease lost: this request was claimed again'));
     this.running.set(request.id, entry);
     this.perShard[request.shard.index] = (this.perShard[request.shard.index] ?? 0) + 1;
     this.hooks.onStarted?.(request);
@@ -294,7 +298,9 @@ export class Runner {
       }
     }
     for (const entry of entries) {
-      if (this.running.delete(entry.request.id)) this.perShard[shard.index] = (this.perShard[shard.index] ?? 1) - 1;
+      // A stale attempt replaced by a newer claim of the same request must not drop the newer one.
+      if (this.running.get(entry.request.id) === entry) this.running.delete(entry.request.id);
+      this.perShard[shard.index] = (this.perShard[shard.index] ?? 1) - 1;
       entry.settle();
     }
     if (!reply) return;

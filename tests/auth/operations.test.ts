@@ -6,8 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApi } from '../../src/api/app.js';
 import { createAuthService } from '../../src/auth/index.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
+import { createEngine } from '../../src/queue/index.js';
 import { closeRedis, connectRedis } from '../../src/redis/connect.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { HandlerRegistry } from '../../src/worker/handlers/registry.js';
 import { login, PASSWORD, register, type ErrorBody, type TokenPair } from '../helpers/auth.js';
 import { apiOf, deleteKeys, dropDatabase, startTestServer, testConfig, type TestServer } from '../helpers/context.js';
 import { call, freshUsername } from '../helpers/http.js';
@@ -118,7 +120,8 @@ async function buildApiWithRedisAt(redisUrl: string, logger: Logger) {
   const redis = connectRedis(config, 'laneq-test-broken');
   redis.on('error', () => undefined); // expected: nothing listens there
   const auth = createAuthService(config, redis, server.pool);
-  const app = await buildApi({ config, logger, redis, pool: server.pool, auth });
+  const engine = createEngine(config, redis);
+  const app = await buildApi({ config, logger, redis, pool: server.pool, auth, engine, registry: new HandlerRegistry() });
   return {
     app,
     close: async () => {
