@@ -77,13 +77,15 @@ export class QueueEngine {
 
   /** Appends a client's requests to its queue in order, all or none. */
   async enqueue(clientId: string, requests: NewRequest[]): Promise<Accepted[]> {
-    return this.enqueueMany(requests.map((request) => ({ clientId, request })));
+    // One script call whatever the count: a client's requests are all in or all out.
+    const entries = requests.map((request) => ({ clientId, request }));
+    return this.enqueueChunk(this.keys.forClient(clientId), entries);
   }
 
   /**
-   * Enqueues requests of many clients (e.g. a bulk load), one script call per shard and chunk.
-   * All-or-none holds per call of one shard chunk; a single client's requests are kept together
-   * and in order.
+   * Enqueues requests of many clients (e.g. a bulk load), one script call per shard and chunk of
+   * ENQUEUE_CHUNK. Order holds per client; all-or-none holds only per chunk, so a producer that
+   * needs it for one client uses `enqueue`.
    */
   async enqueueMany(entries: { clientId: string; request: NewRequest }[]): Promise<Accepted[]> {
     const byShard = new Map<ShardKeys, number[]>();

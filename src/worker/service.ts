@@ -27,9 +27,13 @@ export abstract class PeriodicService {
 
   /** Runs the next pass within `delayMs` (sooner than planned, never later). */
   wakeWithin(delayMs: number): void {
-    if (this.stopped || this.running) return;
-    this.schedule(delayMs);
+    if (this.stopped) return;
+    // During a pass, remember the wish: the pass's own plan may come later than asked.
+    if (this.running) this.wakeAfterPass = Math.min(this.wakeAfterPass, Date.now() + delayMs);
+    else this.schedule(delayMs);
   }
+
+  private wakeAfterPass = Number.POSITIVE_INFINITY;
 
   async stop(): Promise<void> {
     this.stopped = true;
@@ -65,6 +69,8 @@ export abstract class PeriodicService {
     );
     await this.running;
     this.running = undefined;
-    if (!this.stopped) this.schedule(delay!);
+    const asked = this.wakeAfterPass - Date.now();
+    this.wakeAfterPass = Number.POSITIVE_INFINITY;
+    if (!this.stopped) this.schedule(Math.max(0, Math.min(delay!, asked)));
   }
 }
