@@ -7,6 +7,7 @@ import { createPool, ensureDatabase } from './db/pool.js';
 import type { Logger } from './observability/logger.js';
 import type { QueueEngine } from './queue/engine.js';
 import { createEngine } from './queue/index.js';
+import { LiveEvents } from './queue/live-events.js';
 import { closeRedis, connectRedis, type RedisClient } from './redis/connect.js';
 import { assertNoEviction } from './redis/policy.js';
 import { loadHandlers } from './worker/handlers/registry.js';
@@ -80,7 +81,14 @@ export async function startServer(config: Config, logger: Logger, hooks: RunnerH
       auth.onLogout(async (userId) => {
         await engine.markClientGone(userId);
       });
-      const api = await buildApi({ config, logger, redis, pool, auth, engine, registry });
+      // One subscriber connection serves every long poll and event stream of this process.
+      const subscriber = connectRedis(config, 'laneq-api-events');
+      closers.add(() => closeRedis(subscriber));
+      subscriber.on('error', (error: Error) => logger.warn({ err: error }, 'Redis events connection error'));
+      const live = new LiveEvents(redis, subscriber, engine.keys);
+      await live.start();
+      closers.add(() => live.stop());
+      const api = await buildApi({ config, logger, redis, pool, auth, engine, registry, live });
       app = api;
       // The API closes first at shutdown: no new work arrives while the worker drains.
       closers.add(() => api.close());

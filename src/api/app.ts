@@ -26,6 +26,8 @@ import { registerHealthRoutes } from './health.js';
 import { registerJsonBodyParser } from './json-body.js';
 import { registerOpenApi } from './openapi.js';
 import { queueRoutes } from './queue-routes.js';
+import { eventRoutes } from './event-routes.js';
+import type { LiveEvents } from '../queue/live-events.js';
 import { schemaCompiler } from './validation.js';
 
 export interface ApiDependencies {
@@ -36,6 +38,8 @@ export interface ApiDependencies {
   auth: AuthService;
   engine: QueueEngine;
   registry: HandlerRegistry;
+  /** request events for long polls and event streams (one shared subscription per process) */
+  live: LiveEvents;
 }
 
 /** One line per request, written when it completes, with what an operator needs to read it. */
@@ -107,7 +111,8 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
   registerHealthRoutes(app, deps.redis, deps.pool);
   await app.register(authRoutes, { auth: deps.auth });
   const archive = new ArchiveReader(deps.pool, deps.config.DEFAULT_TIMEOUT_MS);
-  await app.register(queueRoutes, { config: deps.config, engine: deps.engine, registry: deps.registry, archive });
+  await app.register(queueRoutes, { config: deps.config, engine: deps.engine, registry: deps.registry, archive, live: deps.live });
+  await app.register(eventRoutes, { engine: deps.engine, live: deps.live });
   await app.register(adminRoutes, { engine: deps.engine, archive, admin: new QueueAdmin(deps.engine) });
   return app;
 }

@@ -28,13 +28,15 @@ import {
 } from './queue-schemas.js';
 import { canonicalId, decodeCursor, mergePage, toView } from './request-views.js';
 import { compileBranches, schemaCompiler } from './validation.js';
-import { waitForResult } from './wait-for-result.js';
+import { pollUntil, waitForFinished } from './wait-for-result.js';
+import type { LiveEvents } from '../queue/live-events.js';
 
 export interface QueueRouteOptions {
   config: Config;
   engine: QueueEngine;
   registry: HandlerRegistry;
   archive: ArchiveReader;
+  live: LiveEvents;
 }
 
 const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((status) => [status, ErrorResponse]));
@@ -47,7 +49,7 @@ const ARCHIVE_CATCH_UP_MS = 3_000;
  * The client-facing queue API. A client (the user id in its access token) only ever sees its own
  * requests: another client's request id answers 404, exactly like an unknown or malformed one.
  */
-export const queueRoutes: FastifyPluginAsyncTypebox<QueueRouteOptions> = async (app, { config, engine, registry, archive }) => {
+export const queueRoutes: FastifyPluginAsyncTypebox<QueueRouteOptions> = async (app, { config, engine, registry, archive, live }) => {
   const rateLimit = new EnqueueRateLimit(engine.redis, config.KEY_PREFIX, config.RATE_LIMIT_ENQUEUE_PER_S);
   const { NewRequest, NewBatch, EnqueueBody } = enqueueSchemas({
     maxAttempts: config.MAX_ATTEMPTS_LIMIT,
@@ -224,7 +226,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<QueueRouteOptions> = async (
     if (!next) return undefined;
     if (next.record) return next.record;
     // It left Redis retention before the archiver wrote it: give the archiver a moment.
-    const found = await waitForResult(async () => (await archive.get(clientId, next.id))?.record, ARCHIVE_CATCH_UP_MS, closing.signal);
+    const found = await pollUntil(async () => (await archive.get(clientId, next.id))?.record, ARCHIVE_CATCH_UP_MS, closing.signal);
     if (found) return found;
     // The outbox has moved past it: name it, so the client can read it by id once archived.
     app.log.error({ clientId, requestId: next.id }, 'dequeued result is neither in Redis nor in the archive');
@@ -248,7 +250,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<QueueRouteOptions> = async (
       const waitMs = (request.query.wait ?? 0) * 1000;
       const gone = whileAnswerWanted(reply, closing.signal);
       try {
-        const record = await waitForResult(() => dequeueOnce(clientId), waitMs, gone.signal);
+        const record = await waitForFinished(live, clientId, () => dequeueOnce(clientId), waitMs, gone.signal);
         if (!record) return reply.code(204).send(null);
         return toView(record);
       } finally {
@@ -263,7 +265,7 @@ export const queueRoutes: FastifyPluginAsyncTypebox<QueueRouteOptions> = async (
  * unfinished) or when the server shuts down. `release` detaches it from the server's signal, which
  * lives as long as the server, so that listeners do not pile up on it.
  */
-function whileAnswerWanted(reply: FastifyReply, closing: AbortSignal): { signal: AbortSignal; release: () => void } {
+export function whileAnswerWanted(reply: FastifyReply, closing: AbortSignal): { signal: AbortSignal; release: () => void } {
   const gone = new AbortController();
   const abort = () => gone.abort();
   closing.addEventListener('abort', abort, { once: true });

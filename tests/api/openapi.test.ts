@@ -38,6 +38,7 @@ const ROUTES: { method: string; path: string; bearer: boolean; body?: boolean }[
   { method: 'get', path: '/api/queue/requests/{id}', bearer: true },
   { method: 'delete', path: '/api/queue/requests/{id}', bearer: true },
   { method: 'get', path: '/api/queue/dequeue', bearer: true },
+  { method: 'get', path: '/api/queue/events', bearer: true },
   { method: 'get', path: '/api/admin/queues', bearer: true },
   { method: 'get', path: '/api/admin/dead-letters', bearer: true },
   { method: 'post', path: '/api/admin/dead-letters/{id}/retry', bearer: true },

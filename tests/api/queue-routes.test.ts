@@ -7,6 +7,7 @@ import { buildApi } from '../../src/api/app.js';
 import { createAuthService } from '../../src/auth/index.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createEngine } from '../../src/queue/index.js';
+import { LiveEvents } from '../../src/queue/live-events.js';
 import { closeRedis, connectRedis } from '../../src/redis/connect.js';
 import { HandlerRegistry } from '../../src/worker/handlers/registry.js';
 import { builtinHandlers } from '../../src/worker/handlers/builtins.js';
@@ -393,14 +394,16 @@ describe('when Redis cannot be reached', () => {
     const config = { ...server.config, REDIS_URL: `redis://127.0.0.1:${proxy.port}` };
     const redis = connectRedis(config, 'laneq-test-proxied');
     redis.on('error', () => undefined); // expected while the proxy is down
+    const engine = createEngine(config, redis);
     const broken = await buildApi({
       config,
       logger: createLogger('silent'),
       redis,
       pool: server.pool,
       auth: createAuthService(config, redis, server.pool),
-      engine: createEngine(config, redis),
+      engine,
       registry: new HandlerRegistry(builtinHandlers([])),
+      live: new LiveEvents(redis, redis, engine.keys), // never started: no stream is opened here
     });
     try {
       const client = await newClient(app());

@@ -7,6 +7,7 @@ import { buildApi } from '../../src/api/app.js';
 import { createAuthService } from '../../src/auth/index.js';
 import { createLogger, type Logger } from '../../src/observability/logger.js';
 import { createEngine } from '../../src/queue/index.js';
+import { LiveEvents } from '../../src/queue/live-events.js';
 import { closeRedis, connectRedis } from '../../src/redis/connect.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { HandlerRegistry } from '../../src/worker/handlers/registry.js';
@@ -121,7 +122,8 @@ async function buildApiWithRedisAt(redisUrl: string, logger: Logger) {
   redis.on('error', () => undefined); // expected: nothing listens there
   const auth = createAuthService(config, redis, server.pool);
   const engine = createEngine(config, redis);
-  const app = await buildApi({ config, logger, redis, pool: server.pool, auth, engine, registry: new HandlerRegistry() });
+  const live = new LiveEvents(redis, redis, engine.keys); // never started: these tests open no stream
+  const app = await buildApi({ config, logger, redis, pool: server.pool, auth, engine, registry: new HandlerRegistry(), live });
   return {
     app,
     close: async () => {
