@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import type pg from 'pg';
 
-/** Found from both src/db and dist/db: the SQL files ship as they are, never compiled. */
-export const MIGRATIONS_DIR = new URL('../../src/db/migrations/', import.meta.url);
+/** Beside this module: `npm run build` copies the SQL files into dist/ with the code. */
+export const MIGRATIONS_DIR = new URL('./migrations/', import.meta.url);
 
 /** Any constant works; it only has to be the same for every laneq process. */
 const MIGRATION_LOCK_ID = 4_242_001;

@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import type { RedisClient } from '../redis/connect.js';
 import { SHARD_KEY_NAMES, type ShardKeys } from './keys.js';
 
-/** Found from both src/queue and dist/queue: the Lua files ship as they are. */
-const LUA_DIR = new URL('../../src/queue/lua/', import.meta.url);
+/** Beside this module: `npm run build` copies the Lua files into dist/ with the code that calls them. */
+const LUA_DIR = new URL('./lua/', import.meta.url);
 
 export const SCRIPT_NAMES = [
   'enqueue',
