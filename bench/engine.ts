@@ -22,6 +22,7 @@ import { migrate } from '../src/db/migrate.js';
 import { createPool, ensureDatabase } from '../src/db/pool.js';
 import { createEngine } from '../src/queue/index.js';
 import type { NewRequest } from '../src/queue/engine.js';
+import { cleanupBenchData } from './cleanup.js';
 
 const { values } = parseArgs({
   options: {
@@ -282,17 +283,8 @@ function checkRows(ids: string[][], rows: Map<string, Row>) {
 }
 
 async function cleanup(): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${config.KEY_PREFIX}:*`, 'COUNT', 5000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
   redis.disconnect();
-  const admin = new pg.Client({ connectionString: `${values.postgres}/postgres` });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(tag)} WITH (FORCE)`);
-  await admin.end();
+  await cleanupBenchData(config.REDIS_URL, values.postgres, config.KEY_PREFIX, tag);
 }
 
 await main();

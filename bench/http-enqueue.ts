@@ -12,8 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { Redis } from 'ioredis';
-import pg from 'pg';
+import { cleanupBenchData } from './cleanup.js';
 
 const { values } = parseArgs({
   options: {
@@ -122,23 +121,8 @@ async function main(): Promise<void> {
   } finally {
     api.kill('SIGTERM');
     await new Promise((resolve) => api.once('exit', resolve));
-    await cleanup(env.KEY_PREFIX);
+    await cleanupBenchData(values.redis, values.postgres, env.KEY_PREFIX, tag);
   }
-}
-
-async function cleanup(keyPrefix: string): Promise<void> {
-  const redis = new Redis(values.redis);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}:*`, 'COUNT', 5000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
-  redis.disconnect();
-  const admin = new pg.Client({ connectionString: `${values.postgres}/postgres` });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(tag)} WITH (FORCE)`);
-  await admin.end();
 }
 
 await main();

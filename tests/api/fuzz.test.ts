@@ -9,25 +9,26 @@
  * per endpoint.
  */
 import { randomUUID } from 'node:crypto';
-import type { InjectOptions } from 'fastify';
 import { SignJWT } from 'jose';
 import Value from 'typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enqueueSchemas, MAX_BATCH } from '../../src/api/queue-schemas.js';
-import { ERROR_CATALOGUE, type ErrorCode } from '../../src/errors.js';
+import type { ErrorCode } from '../../src/errors.js';
 import { builtinHandlers } from '../../src/worker/handlers/builtins.js';
 import { HandlerRegistry } from '../../src/worker/handlers/registry.js';
 import { startTestServer, type TestServer } from '../helpers/context.js';
 import { call } from '../helpers/http.js';
+import { fuzzSeed, INVALID_UTF8, mixSeed, nested, nonStringValue, notJson, Rng, spliceBytes } from '../helpers/fuzz.js';
 import {
-  fuzzSeed,
-  INVALID_UTF8,
-  mixSeed,
-  nested,
-  nonStringValue,
-  notJson,
-  Rng,
-  spliceBytes,
+  describeCase,
+  expectLive,
+  injectCase,
+  isObject,
+  jsonSyntax,
+  problemWith,
+  type BodyCase,
+  type FuzzCase,
+  type FuzzHeaders,
 } from '../helpers/fuzz.js';
 import { enqueued, newClient, type Client } from '../helpers/queue-api.js';
 
@@ -50,29 +51,6 @@ const registry = new HandlerRegistry(builtinHandlers([]));
 // ---------------------------------------------------------------------------------------------
 // Cases
 
-type Headers = Record<string, string | string[]>;
-
-interface FuzzCase {
-  label: string;
-  method: 'GET' | 'POST' | 'DELETE';
-  url: string;
-  headers: Headers;
-  payload?: string | Buffer;
-  /** The answer must carry one of these codes, with the catalogue's status for it. */
-  expect: readonly ErrorCode[];
-}
-
-/** A body, its content type, and the codes the body alone must earn. */
-interface BodyCase {
-  label: string;
-  payload?: string | Buffer;
-  contentType?: string;
-  expect: readonly ErrorCode[];
-}
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
 function depthOf(root: unknown): number {
   let deepest = 0;
   const stack: [unknown, number][] = [[root, 0]];
@@ -82,17 +60,6 @@ function depthOf(root: unknown): number {
     if (value !== null && typeof value === 'object') for (const child of Object.values(value)) stack.push([child, depth + 1]);
   }
   return deepest;
-}
-
-function hasProtoKey(root: unknown): boolean {
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const value = stack.pop();
-    if (value === null || typeof value !== 'object') continue;
-    if (Object.hasOwn(value, '__proto__')) return true;
-    for (const child of Object.values(value)) stack.push(child);
-  }
-  return false;
 }
 
 /**
@@ -119,15 +86,8 @@ function expectForEnqueue(body: unknown, text: string): ErrorCode {
 }
 
 function expectForJson(text: string): ErrorCode[] {
-  if (text.trim() === '') return ['validation_failed'];
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return ['invalid_json'];
-  }
-  if (hasProtoKey(parsed)) return ['invalid_json'];
-  return [expectForEnqueue(parsed, text)];
+  const syntax = jsonSyntax(text);
+  return 'expect' in syntax ? syntax.expect : [expectForEnqueue(syntax.parsed, text)];
 }
 
 /** Stands for a deeply nested payload in a generated value; spliced in as text (JSON.stringify would recurse). */
@@ -283,7 +243,7 @@ function bogusAuthorization(rng: Rng): string | undefined {
   ])();
 }
 
-const validAuth = (): Headers => ({ authorization: `Bearer ${fixture.token}` });
+const validAuth = (): FuzzHeaders => ({ authorization: `Bearer ${fixture.token}` });
 
 /** A query string with at least one parameter and at least one defect, for `allowed` known keys. */
 function badQuery(rng: Rng, known: Record<string, () => string>): string {
@@ -334,9 +294,9 @@ interface Endpoint {
   generate(rng: Rng): FuzzCase;
 }
 
-function withAuthOrNot(rng: Rng, make: (headers: Headers) => Omit<FuzzCase, 'headers'>): FuzzCase {
+function withAuthOrNot(rng: Rng, make: (headers: FuzzHeaders) => Omit<FuzzCase, 'headers'>): FuzzCase {
   if (rng.chance(0.2)) {
-    const headers: Headers = {};
+    const headers: FuzzHeaders = {};
     const authorization = bogusAuthorization(rng);
     if (authorization !== undefined) headers.authorization = authorization;
     const base = make(headers);
@@ -403,42 +363,6 @@ const ENDPOINTS: readonly Endpoint[] = [
 ];
 
 // ---------------------------------------------------------------------------------------------
-// Checking answers
-
-const CODES = new Set(Object.keys(ERROR_CATALOGUE));
-
-/** Why this answer is wrong for the case, or undefined when it is right. */
-function problemWith(fuzzCase: FuzzCase, status: number, contentType: unknown, text: string): string | undefined {
-  if (status < 400 || status > 499) return `status ${status} is not 4xx`;
-  if (typeof contentType !== 'string' || !contentType.startsWith('application/json')) return `content-type ${String(contentType)}`;
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return 'body is not JSON';
-  }
-  const error = (body as { error?: unknown } | null)?.error as Record<string, unknown> | undefined;
-  if (typeof error !== 'object' || error === null) return 'no error object';
-  if (Object.keys(body as object).length !== 1) return 'keys besides "error"';
-  const { code, message, details } = error;
-  if (typeof code !== 'string' || typeof message !== 'string') return 'code or message is not a string';
-  if (Object.keys(error).some((key) => !['code', 'message', 'details'].includes(key))) return 'unknown keys in error';
-  if (!CODES.has(code)) return `code ${code} is not in ERROR_CATALOGUE`;
-  if (ERROR_CATALOGUE[code as ErrorCode].status !== status) return `status ${status} does not match ${code}`;
-  if (!fuzzCase.expect.includes(code as ErrorCode)) return `expected ${fuzzCase.expect.join(' or ')}, got ${code}`;
-  if (code === 'validation_failed') {
-    const isIssue = (d: unknown) => isObject(d) && typeof d.field === 'string' && typeof d.message === 'string';
-    if (!(Array.isArray(details) && details.length > 0 && details.every(isIssue))) return 'validation_failed without a {field, message} list';
-  }
-  return undefined;
-}
-
-async function liveAnswers(): Promise<void> {
-  const live = await server.app.inject({ method: 'GET', url: '/health/live' });
-  expect(live.statusCode, `FUZZ_SEED=${SEED} /health/live after fuzzing`).toBe(200);
-}
-
-// ---------------------------------------------------------------------------------------------
 
 beforeAll(async () => {
   server = await startTestServer({
@@ -476,28 +400,17 @@ describe('queue endpoints refuse seeded malformed requests with 4xx catalogue er
       const failures: string[] = [];
       for (let index = 0; index < CASES_PER_ENDPOINT; index += 1) {
         const fuzzCase = endpoint.generate(new Rng(mixSeed(SEED, endpoint.name, index)));
-        const options: InjectOptions = {
-          method: fuzzCase.method,
-          url: fuzzCase.url,
-          headers: fuzzCase.headers,
-          ...(fuzzCase.payload === undefined ? {} : { payload: fuzzCase.payload }),
-        };
-        const response = await server.app.inject(options);
+        const response = await injectCase(server.app, fuzzCase);
         const problem = problemWith(fuzzCase, response.statusCode, response.headers['content-type'], response.body);
-        if (problem) {
-          failures.push(
-            `FUZZ_SEED=${SEED} ${endpoint.name} case #${index} [${fuzzCase.label}] ${fuzzCase.method} ${fuzzCase.url.slice(0, 80)} ` +
-              `→ ${response.statusCode} ${response.body.slice(0, 200)}: ${problem}`,
-          );
-        }
+        if (problem) failures.push(describeCase(SEED, endpoint.name, index, fuzzCase, response.statusCode, response.body, problem));
       }
       expect(failures, `${failures.length} of ${CASES_PER_ENDPOINT} answers were wrong:\n${failures.slice(0, 15).join('\n')}`).toEqual([]);
-      await liveAnswers();
+      await expectLive(server.app, SEED);
     });
   }
 
   it('enqueued nothing, cancelled nothing, and the process is healthy', async () => {
-    await liveAnswers();
+    await expectLive(server.app, SEED);
     const figures = await call(server.app, 'GET', '/api/queue', { token: fixture.token });
     expect(figures.body).toMatchObject({ pending: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 });
     expect(({} as Record<string, unknown>).polluted, 'Object.prototype was polluted').toBeUndefined();

@@ -8,24 +8,24 @@
  */
 import { request as httpRequest } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { InjectOptions } from 'fastify';
 import { SignJWT } from 'jose';
 import type { TSchema } from 'typebox';
 import Value from 'typebox/value';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Credentials, LoginBody, RefreshBody } from '../../src/auth/schemas.js';
-import { ERROR_CATALOGUE, type ErrorCode } from '../../src/errors.js';
+import type { ErrorCode } from '../../src/errors.js';
 import { startTestServer, type TestServer } from '../helpers/context.js';
 import { call } from '../helpers/http.js';
+import { fuzzSeed, INVALID_UTF8, mixSeed, nested, nonStringValue, notJson, Rng, spliceBytes } from '../helpers/fuzz.js';
 import {
-  fuzzSeed,
-  INVALID_UTF8,
-  mixSeed,
-  nested,
-  nonStringValue,
-  notJson,
-  Rng,
-  spliceBytes,
+  describeCase,
+  expectLive,
+  injectCase,
+  jsonSyntax,
+  problemWith,
+  type BodyCase,
+  type FuzzCase as AnyFuzzCase,
+  type FuzzHeaders,
 } from '../helpers/fuzz.js';
 
 const SEED = fuzzSeed(0x1a5e_f022);
@@ -41,25 +41,8 @@ let forgedTokens: string[] = [];
 // ---------------------------------------------------------------------------------------------
 // Cases
 
-type Headers = Record<string, string | string[]>;
-
-interface FuzzCase {
-  label: string;
-  method: 'GET' | 'POST';
-  url: string;
-  headers: Headers;
-  payload?: string | Buffer;
-  /** The answer must carry one of these codes, with the catalogue's status for it. */
-  expect: readonly ErrorCode[];
-}
-
-/** A body, its content type, and the codes the body alone must earn on a JSON route. */
-interface BodyCase {
-  label: string;
-  payload?: string | Buffer;
-  contentType?: string;
-  expect: readonly ErrorCode[];
-}
+/** The auth routes fuzzed here take GET and POST only. */
+type FuzzCase = AnyFuzzCase<'GET' | 'POST'>;
 
 interface BodyEndpoint {
   name: string;
@@ -130,31 +113,14 @@ function objectText(entries: readonly (readonly [string, string, 'raw'?])[]): st
 const validEntries = (endpoint: BodyEndpoint, rng: Rng) =>
   endpoint.fields.map((field) => [field, JSON.stringify(endpoint.validString(field, rng))] as const);
 
-function hasProtoKey(root: unknown): boolean {
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const value = stack.pop();
-    if (value === null || typeof value !== 'object') continue;
-    if (Object.hasOwn(value, '__proto__')) return true;
-    for (const child of Object.values(value)) stack.push(child);
-  }
-  return false;
-}
-
 /**
  * What a JSON route must answer to this (valid UTF-8, small enough) JSON text. It also checks
  * the generator: text that would pass the route's schema is a bug here, never sent.
  */
 function expectForJson(endpoint: BodyEndpoint, text: string): ErrorCode[] {
-  if (text.trim() === '') return ['validation_failed'];
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return ['invalid_json'];
-  }
-  if (hasProtoKey(parsed)) return ['invalid_json'];
-  if (Value.Check(endpoint.schema, parsed)) {
+  const syntax = jsonSyntax(text);
+  if ('expect' in syntax) return syntax.expect;
+  if (Value.Check(endpoint.schema, syntax.parsed)) {
     throw new Error(`fuzz generator produced a valid ${endpoint.name} body: ${text.slice(0, 200)}`);
   }
   return ['validation_failed'];
@@ -429,7 +395,7 @@ function oddQuery(rng: Rng): string {
 }
 
 /** Headers that must change nothing on these routes. */
-function noiseHeaders(rng: Rng, headers: Headers): void {
+function noiseHeaders(rng: Rng, headers: FuzzHeaders): void {
   if (rng.chance(0.15)) headers['x-request-id'] = rng.pick(['', 'x'.repeat(500), '../../etc/passwd', '<script>', 'a b', rng.base64(12)]);
   if (rng.chance(0.1)) headers.accept = rng.pick(['application/xml', 'text/html', '*/*', '', 'application/json;q=0']);
   if (rng.chance(0.1)) headers['x-forwarded-for'] = rng.pick(['1.2.3.4', 'not-an-ip', '::1, 10.0.0.1', '']);
@@ -479,7 +445,7 @@ function bogusRefreshToken(rng: Rng): BodyCase {
 function bodyRouteCase(endpoint: BodyEndpoint, rng: Rng): FuzzCase {
   const category = rng.weighted(CATEGORY_WEIGHTS);
   const body = endpoint === REFRESH && rng.chance(0.05) ? bogusRefreshToken(rng) : bodyCase(endpoint, rng, category);
-  const headers: Headers = {};
+  const headers: FuzzHeaders = {};
   if (body.contentType !== undefined) headers['content-type'] = body.contentType;
   if (rng.chance(0.2)) {
     const authorization = bogusAuthorization(rng);
@@ -499,7 +465,7 @@ function bodyRouteCase(endpoint: BodyEndpoint, rng: Rng): FuzzCase {
 
 /** logout and me: a bogus token comes first, whatever else is wrong with the request. */
 function tokenRouteCase(method: 'GET' | 'POST', path: string, rng: Rng): FuzzCase {
-  const headers: Headers = {};
+  const headers: FuzzHeaders = {};
   const authorization = bogusAuthorization(rng);
   if (authorization !== undefined) headers.authorization = authorization;
   let payload: string | Buffer | undefined;
@@ -524,7 +490,7 @@ function authenticatedLogoutCase(rng: Rng): FuzzCase {
   let body: BodyCase;
   do body = bodyCase(rng.pick(BODY_ENDPOINTS), rng, category);
   while (body.expect.includes('validation_failed') || body.payload === undefined);
-  const headers: Headers = { authorization: `Bearer ${fixture.accessToken}` };
+  const headers: FuzzHeaders = { authorization: `Bearer ${fixture.accessToken}` };
   if (body.contentType !== undefined) headers['content-type'] = body.contentType;
   return { label: `valid-token + ${body.label}`, method: 'POST', url: '/api/auth/logout', headers, payload: body.payload, expect: body.expect };
 }
@@ -546,46 +512,6 @@ const PLANS: readonly EndpointPlan[] = [
 // ---------------------------------------------------------------------------------------------
 // Checking answers
 
-const CODES = new Set(Object.keys(ERROR_CATALOGUE));
-
-/** Why this answer is wrong for the case, or undefined when it is right. */
-function problemWith(fuzzCase: FuzzCase, status: number, contentType: unknown, text: string): string | undefined {
-  if (status < 400 || status > 499) return `status ${status} is not 4xx`;
-  if (typeof contentType !== 'string' || !contentType.startsWith('application/json')) return `content-type ${String(contentType)}`;
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return 'body is not JSON';
-  }
-  const error = (body as { error?: unknown } | null)?.error as Record<string, unknown> | undefined;
-  if (typeof error !== 'object' || error === null) return 'no error object';
-  if (Object.keys(body as object).length !== 1) return 'keys besides "error"';
-  const { code, message, details } = error;
-  if (typeof code !== 'string' || typeof message !== 'string') return 'code or message is not a string';
-  if (Object.keys(error).some((key) => !['code', 'message', 'details'].includes(key))) return 'unknown keys in error';
-  if (!CODES.has(code)) return `code ${code} is not in ERROR_CATALOGUE`;
-  if (ERROR_CATALOGUE[code as ErrorCode].status !== status) return `status ${status} does not match ${code}`;
-  if (!fuzzCase.expect.includes(code as ErrorCode)) return `expected ${fuzzCase.expect.join(' or ')}, got ${code}`;
-  if (code === 'validation_failed') {
-    const isIssue = (d: unknown) =>
-      typeof d === 'object' &&
-      d !== null &&
-      typeof (d as { field?: unknown }).field === 'string' &&
-      typeof (d as { message?: unknown }).message === 'string';
-    const ok = Array.isArray(details) && details.length > 0 && details.every(isIssue);
-    if (!ok) return 'validation_failed without a {field, message} list in details';
-  }
-  return undefined;
-}
-
-function describeCase(plan: string, index: number, fuzzCase: FuzzCase, status: number, text: string, problem: string): string {
-  return (
-    `FUZZ_SEED=${SEED} ${plan} case #${index} [${fuzzCase.label}] ${fuzzCase.method} ${fuzzCase.url.slice(0, 80)} ` +
-    `→ ${status} ${text.slice(0, 200)}: ${problem}`
-  );
-}
-
 /** Usernames and passwords a register body carried, however it was encoded. */
 function sentCredentials(fuzzCase: FuzzCase): { username: string; password: string } | undefined {
   if (fuzzCase.payload === undefined) return undefined;
@@ -598,11 +524,6 @@ function sentCredentials(fuzzCase: FuzzCase): { username: string; password: stri
   }
   const { username, password } = (value ?? {}) as { username?: unknown; password?: unknown };
   return typeof username === 'string' && typeof password === 'string' ? { username, password } : undefined;
-}
-
-async function liveAnswers(): Promise<void> {
-  const live = await server.app.inject({ method: 'GET', url: '/health/live' });
-  expect(live.statusCode, `FUZZ_SEED=${SEED} /health/live after fuzzing`).toBe(200);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -668,16 +589,10 @@ describe('auth endpoints refuse seeded malformed requests with 4xx catalogue err
           const sentPair = sentCredentials(fuzzCase);
           if (sentPair) credentials.push(sentPair);
         }
-        const options: InjectOptions = {
-          method: fuzzCase.method,
-          url: fuzzCase.url,
-          headers: fuzzCase.headers,
-          ...(fuzzCase.payload === undefined ? {} : { payload: fuzzCase.payload }),
-        };
-        const response = await server.app.inject(options);
+        const response = await injectCase(server.app, fuzzCase);
         sent += 1;
         const problem = problemWith(fuzzCase, response.statusCode, response.headers['content-type'], response.body);
-        if (problem) failures.push(describeCase(plan.name, index, fuzzCase, response.statusCode, response.body, problem));
+        if (problem) failures.push(describeCase(SEED, plan.name, index, fuzzCase, response.statusCode, response.body, problem));
       }
       expect(failures, `${failures.length} of ${sent} answers were wrong:\n${failures.slice(0, 15).join('\n')}`).toEqual([]);
       expect(sent).toBeGreaterThanOrEqual(Math.min(500, CASES_PER_ENDPOINT));
@@ -697,7 +612,7 @@ describe('auth endpoints refuse seeded malformed requests with 4xx catalogue err
           expect(login.status, `FUZZ_SEED=${SEED} login as ${JSON.stringify(username).slice(0, 80)}`).toBe(401);
         }
       }
-      await liveAnswers();
+      await expectLive(server.app, SEED);
     });
   }
 
@@ -710,7 +625,7 @@ describe('auth endpoints refuse seeded malformed requests with 4xx catalogue err
   });
 
   it('leaves the process healthy: live, prototypes clean, and the fixture session still valid', async () => {
-    await liveAnswers();
+    await expectLive(server.app, SEED);
     expect(({} as Record<string, unknown>).polluted, 'Object.prototype was polluted').toBeUndefined();
     expect(({} as Record<string, unknown>).role).toBeUndefined();
     // No malformed logout went through: the fixture's token still works.
@@ -733,7 +648,7 @@ interface SocketAnswer {
 function sendOverSocket(fuzzCase: FuzzCase, chunked: boolean): Promise<SocketAnswer> {
   return new Promise((resolve, reject) => {
     const payload = fuzzCase.payload === undefined ? undefined : Buffer.from(fuzzCase.payload);
-    const headers: Headers = { ...fuzzCase.headers };
+    const headers: FuzzHeaders = { ...fuzzCase.headers };
     if (payload !== undefined && !chunked) headers['content-length'] = String(payload.length);
     let answered = false;
     const req = httpRequest(new URL(fuzzCase.url, server.url), { method: fuzzCase.method, headers, agent: false }, (res) => {
@@ -766,7 +681,7 @@ function socketCases(): { fuzzCase: FuzzCase; chunked: boolean }[] {
   const out: { fuzzCase: FuzzCase; chunked: boolean }[] = [];
   const forBody = (endpoint: BodyEndpoint, category: Category, chunked = false) => {
     const body = bodyCase(endpoint, rng, category);
-    const headers: Headers = body.contentType === undefined ? {} : { 'content-type': body.contentType };
+    const headers: FuzzHeaders = body.contentType === undefined ? {} : { 'content-type': body.contentType };
     const payload = body.payload === undefined ? {} : { payload: body.payload };
     out.push({ fuzzCase: { label: body.label, method: 'POST', url: endpoint.path, headers, ...payload, expect: body.expect }, chunked });
   };
@@ -784,7 +699,7 @@ function socketCases(): { fuzzCase: FuzzCase; chunked: boolean }[] {
   for (const [method, path] of [['POST', '/api/auth/logout'], ['GET', '/api/auth/me']] as const) {
     for (const category of ['invalid-utf8', 'oversize', 'deep-nesting', 'content-type', 'not-json'] as const) {
       const body = bodyCase(rng.pick(BODY_ENDPOINTS), rng, category);
-      const headers: Headers = { authorization: rng.pick(['Bearer a.b', `Bearer ${rng.pick(forgedTokens)}`, 'Basic Zm9vOmJhcg==']) };
+      const headers: FuzzHeaders = { authorization: rng.pick(['Bearer a.b', `Bearer ${rng.pick(forgedTokens)}`, 'Basic Zm9vOmJhcg==']) };
       if (body.contentType !== undefined) headers['content-type'] = body.contentType;
       const payload = body.payload === undefined ? {} : { payload: body.payload };
       const fuzzCase: FuzzCase = { label: `bogus-token + ${body.label}`, method, url: path, headers, ...payload, expect: ['unauthorized'] };
@@ -806,7 +721,7 @@ describe('over a real socket', () => {
     for (const [index, { fuzzCase, chunked }] of cases.entries()) {
       const answer = await sendOverSocket(fuzzCase, chunked);
       const problem = problemWith(fuzzCase, answer.status, answer.contentType, answer.text);
-      if (problem) failures.push(describeCase(`socket${chunked ? ' chunked' : ''}`, index, fuzzCase, answer.status, answer.text, problem));
+      if (problem) failures.push(describeCase(SEED, `socket${chunked ? ' chunked' : ''}`, index, fuzzCase, answer.status, answer.text, problem));
     }
     expect(failures, failures.join('\n')).toEqual([]);
     const live = await fetch(new URL('/health/live', server.url));

@@ -1,7 +1,12 @@
 /**
  * A tiny seeded generator for fuzz tests: the same seed gives the same requests, so a failure
- * printed with its seed can be replayed exactly (FUZZ_SEED=<seed> npx vitest run <file>).
+ * printed with its seed can be replayed exactly (FUZZ_SEED=<seed> npx vitest run <file>). Also the
+ * pieces the HTTP fuzz tests share: the case types and the check that an answer is a 4xx
+ * catalogue error of the expected code.
  */
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
+import { expect } from 'vitest';
+import { ERROR_CATALOGUE, type ErrorCode } from '../../src/errors.js';
 
 /** mulberry32: a 32-bit PRNG, plenty for choosing test inputs (not for anything secret). */
 export function mulberry32(seed: number): () => number {
@@ -166,4 +171,125 @@ export function notJson(rng: Rng, sample: string): string {
     () => `{"a":"${'x'.repeat(rng.int(1, 100))}`,
     () => rng.string(rng.int(1, 200), '{}[]":,0123456789abcdeftrnul \\'),
   ])();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases and answers, shared by the HTTP fuzz tests
+
+export type FuzzHeaders = Record<string, string | string[]>;
+
+/** One malformed request; `Method` narrows the methods a test sends. */
+export interface FuzzCase<Method extends string = 'GET' | 'POST' | 'DELETE'> {
+  label: string;
+  method: Method;
+  url: string;
+  headers: FuzzHeaders;
+  payload?: string | Buffer;
+  /** The answer must carry one of these codes, with the catalogue's status for it. */
+  expect: readonly ErrorCode[];
+}
+
+/** A body, its content type, and the codes the body alone must earn on a JSON route. */
+export interface BodyCase {
+  label: string;
+  payload?: string | Buffer;
+  contentType?: string;
+  expect: readonly ErrorCode[];
+}
+
+export const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export function hasProtoKey(root: unknown): boolean {
+  const stack: unknown[] = [root];
+  while (stack.length > 0) {
+    const value = stack.pop();
+    if (value === null || typeof value !== 'object') continue;
+    if (Object.hasOwn(value, '__proto__')) return true;
+    for (const child of Object.values(value)) stack.push(child);
+  }
+  return false;
+}
+
+/**
+ * What a JSON route answers to body text before its schema sees it: blank text is
+ * validation_failed; text that does not parse, or carries a `__proto__` key, is invalid_json.
+ * Otherwise the parsed value, for the route's own checks.
+ */
+export function jsonSyntax(text: string): { expect: ErrorCode[] } | { parsed: unknown } {
+  if (text.trim() === '') return { expect: ['validation_failed'] };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { expect: ['invalid_json'] };
+  }
+  if (hasProtoKey(parsed)) return { expect: ['invalid_json'] };
+  return { parsed };
+}
+
+const CODES = new Set(Object.keys(ERROR_CATALOGUE));
+
+/** Why this answer is wrong for the case, or undefined when it is right. */
+export function problemWith(
+  fuzzCase: Pick<FuzzCase<string>, 'expect'>,
+  status: number,
+  contentType: unknown,
+  text: string,
+): string | undefined {
+  if (status < 400 || status > 499) return `status ${status} is not 4xx`;
+  if (typeof contentType !== 'string' || !contentType.startsWith('application/json')) return `content-type ${String(contentType)}`;
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return 'body is not JSON';
+  }
+  const error = (body as { error?: unknown } | null)?.error as Record<string, unknown> | undefined;
+  if (typeof error !== 'object' || error === null) return 'no error object';
+  if (Object.keys(body as object).length !== 1) return 'keys besides "error"';
+  const { code, message, details } = error;
+  if (typeof code !== 'string' || typeof message !== 'string') return 'code or message is not a string';
+  if (Object.keys(error).some((key) => !['code', 'message', 'details'].includes(key))) return 'unknown keys in error';
+  if (!CODES.has(code)) return `code ${code} is not in ERROR_CATALOGUE`;
+  if (ERROR_CATALOGUE[code as ErrorCode].status !== status) return `status ${status} does not match ${code}`;
+  if (!fuzzCase.expect.includes(code as ErrorCode)) return `expected ${fuzzCase.expect.join(' or ')}, got ${code}`;
+  if (code === 'validation_failed') {
+    const isIssue = (d: unknown) => isObject(d) && typeof d.field === 'string' && typeof d.message === 'string';
+    if (!(Array.isArray(details) && details.length > 0 && details.every(isIssue))) return 'validation_failed without a {field, message} list in details';
+  }
+  return undefined;
+}
+
+/** One failure line: the seed to replay it, where it was, the request and the answer. */
+export function describeCase(
+  seed: number,
+  where: string,
+  index: number,
+  fuzzCase: FuzzCase<string>,
+  status: number,
+  text: string,
+  problem: string,
+): string {
+  return (
+    `FUZZ_SEED=${seed} ${where} case #${index} [${fuzzCase.label}] ${fuzzCase.method} ${fuzzCase.url.slice(0, 80)} ` +
+    `→ ${status} ${text.slice(0, 200)}: ${problem}`
+  );
+}
+
+/** Sends the case through Fastify's inject. */
+export function injectCase(app: FastifyInstance, fuzzCase: FuzzCase): Promise<LightMyRequestResponse> {
+  const options: InjectOptions = {
+    method: fuzzCase.method,
+    url: fuzzCase.url,
+    headers: fuzzCase.headers,
+    ...(fuzzCase.payload === undefined ? {} : { payload: fuzzCase.payload }),
+  };
+  return app.inject(options);
+}
+
+/** The process still answers /health/live (after a fuzz run with this seed). */
+export async function expectLive(app: FastifyInstance, seed: number): Promise<void> {
+  const live = await app.inject({ method: 'GET', url: '/health/live' });
+  expect(live.statusCode, `FUZZ_SEED=${seed} /health/live after fuzzing`).toBe(200);
 }

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { freePort } from './process.js';
 
 const run = promisify(execFile);
 
@@ -73,16 +74,9 @@ async function portIsFree(port: number): Promise<boolean> {
 }
 
 /** A port the OS just gave out (bound to port 0, then released), whose bus port is free too when asked. */
-async function freePort(withBus: boolean): Promise<number> {
+async function freeNodePort(withBus: boolean): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt += 1) {
-    const probe = createServer();
-    probe.listen(0, '127.0.0.1');
-    await once(probe, 'listening');
-    const address = probe.address();
-    probe.close();
-    await once(probe, 'close');
-    if (address === null || typeof address === 'string') throw new Error('no TCP address');
-    const { port } = address;
+    const port = await freePort();
     if (!withBus) return port;
     if (port + BUS_OFFSET <= 65_535 && (await portIsFree(port + BUS_OFFSET))) return port;
   }
@@ -145,7 +139,7 @@ async function spawnServer(port: number, dir: string, extraArgs: string[]): Prom
 async function startOnFreePort(dir: string, extraArgs: (port: number) => string[], withBus: boolean) {
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt += 1) {
-    const port = await freePort(withBus);
+    const port = await freeNodePort(withBus);
     try {
       return { port, child: await spawnServer(port, dir, extraArgs(port)) };
     } catch (error) {
