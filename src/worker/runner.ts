@@ -6,6 +6,7 @@ import type { RedisClient } from '../redis/connect.js';
 import { retryDelayMs } from './backoff.js';
 import type { HandlerRegistry } from './handlers/registry.js';
 import { PermanentError } from './handlers/types.js';
+import { LazyAbort } from './lazy-abort.js';
 import { Wakeup } from './wakeup.js';
 
 export interface RunnerSettings {
@@ -29,7 +30,7 @@ export interface RunnerHooks {
 
 interface Running {
   request: ClaimedRequest;
-  controller: AbortController;
+  abort: LazyAbort;
   startedAt: number;
   deadline: number;
   /** given back at shutdown: its completion must not be sent */
@@ -186,7 +187,7 @@ export class Runner {
   }
 
   private begin(request: ClaimedRequest): void {
-    const controller = new AbortController();
+    const abort = new LazyAbort();
     const startedAt = Date.now();
     let settle = () => {};
     const settled = new Promise<void>((resolve) => {
@@ -194,7 +195,7 @@ export class Runner {
     });
     const entry: Running = {
       request,
-      controller,
+      abort,
       startedAt,
       deadline: startedAt + request.timeoutMs,
       released: false,
@@ -205,14 +206,14 @@ export class Runner {
     // This worker may claim a request it still runs: its lease expired (the event loop was
     // blocked longer than the lease) and recovery delivered it again. The older attempt is stale:
     // stop it now, since once replaced here no heartbeat, timeout or shutdown would reach it.
-    this.running.get(request.id)?.controller.abort(new Error('lease lost: this request was claimed again'));
+    this.running.get(request.id)?.abort.abort(new Error('lease lost: this request was claimed again'));
     this.running.set(request.id, entry);
     this.perShard[request.shard.index] = (this.perShard[request.shard.index] ?? 0) + 1;
     this.hooks.onStarted?.(request);
     void this.runHandler(entry).then((outcome) => this.queueCompletion(entry, outcome));
   }
 
-  private async runHandler({ request, controller }: Running): Promise<AttemptOutcome> {
+  private async runHandler({ request, abort }: Running): Promise<AttemptOutcome> {
     const handler = this.registry.get(request.type);
     try {
       if (!handler) throw new Error(`this worker has no handler for type "${request.type}"`);
@@ -223,21 +224,23 @@ export class Runner {
         requestId: request.id,
         clientId: request.clientId,
         attempt: request.attempt,
-        signal: controller.signal,
+        get signal(): AbortSignal {
+          return abort.signal;
+        },
         // Made on first use: most handlers never log, and a child logger per request costs.
         get log(): Logger {
           childLog ??= parentLog.child({ requestId: request.id, type: request.type, attempt: request.attempt });
           return childLog;
         },
       };
-      const result = await abortable(Promise.resolve(handler.run(payload, context)), controller.signal);
+      const result = await abort.race(handler.run(payload, context));
       const resultJson = JSON.stringify(result ?? null);
       if (Buffer.byteLength(resultJson) > this.settings.maxResultBytes) {
         throw new PermanentError(`result larger than ${this.settings.maxResultBytes} bytes`, 'result_too_large');
       }
       return { ok: true, resultJson };
     } catch (caught) {
-      const error = controller.signal.aborted && controller.signal.reason instanceof Error ? controller.signal.reason : caught;
+      const error = abort.reason ?? caught;
       return this.failure(request, error);
     }
   }
@@ -352,7 +355,7 @@ export class Runner {
             const entry = this.running.get(id);
             if (!entry || entry.completing) continue;
             this.log.warn({ requestId: id }, 'lease lost; aborting the handler');
-            entry.controller.abort(new Error('lease lost: another worker owns this request now'));
+            entry.abort.abort(new Error('lease lost: another worker owns this request now'));
           }
         } catch (error) {
           this.log.warn({ err: error }, 'heartbeat failed');
@@ -364,8 +367,8 @@ export class Runner {
   private abortOverdue(): void {
     const now = Date.now();
     for (const entry of this.running.values()) {
-      if (now >= entry.deadline && !entry.controller.signal.aborted) {
-        entry.controller.abort(new TimeoutError(`timed out after ${entry.request.timeoutMs} ms`));
+      if (now >= entry.deadline && !entry.abort.aborted) {
+        entry.abort.abort(new TimeoutError(`timed out after ${entry.request.timeoutMs} ms`));
       }
     }
   }
@@ -374,7 +377,7 @@ export class Runner {
     const byShard = new Map<ShardKeys, Running[]>();
     for (const entry of this.running.values()) {
       entry.released = true;
-      entry.controller.abort(new Error('worker shutting down'));
+      entry.abort.abort(new Error('worker shutting down'));
       const list = byShard.get(entry.request.shard) ?? [];
       list.push(entry);
       byShard.set(entry.request.shard, list);
@@ -391,23 +394,4 @@ export class Runner {
       ),
     );
   }
-}
-
-/** Settles with the handler's result, or rejects as soon as the signal aborts. */
-function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
 }
