@@ -18,14 +18,6 @@ const EventsQuery = Type.Object(
   { additionalProperties: false },
 );
 
-/** The resume point as a pseudo-event, so events can be compared with it exactly. */
-function resumePoint(lastEventId: string | undefined): RequestEvent | undefined {
-  const at = resumeTime(lastEventId);
-  if (at === undefined || lastEventId === undefined) return undefined;
-  const [, id = '', status = 'queued'] = lastEventId.split('.');
-  return { clientId: '', id, status: status as RequestEvent['status'], attempt: 0, at };
-}
-
 function frame(event: RequestEvent): string {
   const data = { id: event.id, status: event.status, attempt: event.attempt, at: new Date(event.at).toISOString() };
   return `id: ${eventId(event)}\nevent: ${event.status}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -67,14 +59,19 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
     async (request, reply) => {
       const clientId = claimsOf(request).sub;
       const header = request.headers['last-event-id'];
-      const since = resumePoint(typeof header === 'string' ? header : request.query.lastEventId);
-      let last = since;
+      const lastEventId = typeof header === 'string' ? header : request.query.lastEventId;
+      const since = resumeTime(lastEventId);
+      // Events of one millisecond have no reliable order between requests, so a resume replays the
+      // whole millisecond of the resume point (all but the resume event itself): a client may see
+      // an event of that millisecond twice (event ids tell), never miss one.
+      const replayed = new Set<string>(since && lastEventId ? [lastEventId] : []);
       const pending: RequestEvent[] = [];
       let replaying = true;
       const stream = reply.raw;
       const send = (event: RequestEvent) => {
-        if (last && compareEvents(event, last) <= 0) return;
-        last = event;
+        const id = eventId(event);
+        if (replayed.has(id)) return;
+        if (replaying) replayed.add(id);
         stream.write(frame(event));
       };
       const unlisten = await live.listen(clientId, (event) => (replaying ? pending.push(event) : send(event)));
@@ -94,10 +91,10 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
         unlisten();
       });
       try {
-        if (since) for (const event of await engine.eventsSince(clientId, since.at - 1)) send(event);
+        if (since !== undefined) for (const event of await engine.eventsSince(clientId, since - 1)) send(event);
+        for (const event of pending.sort(compareEvents)) send(event);
       } finally {
         replaying = false;
-        for (const event of pending.sort(compareEvents)) send(event);
       }
     },
   );

@@ -30,7 +30,9 @@ describe('LazyAbort', () => {
     expect(await fine.race(Promise.resolve(42))).toBe(42);
     expect(await fine.race(7)).toBe(7);
     await expect(fine.race(Promise.reject(new Error('handler failed')))).rejects.toThrow('handler failed');
-    expect(await fine.race({ then: (resolve: (value: string) => void) => resolve('thenable') })).toBe('thenable');
+    // A promise-like from another promise library: only `then` is there.
+    const thenable = { then: (resolve: (value: string) => void) => resolve('thenable') } as unknown as PromiseLike<string>;
+    expect(await fine.race(thenable)).toBe('thenable');
   });
 
   it('refuses to start a race once aborted', async () => {

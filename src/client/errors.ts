@@ -1,0 +1,44 @@
+import type { ErrorCode } from '../errors.js';
+
+/**
+ * Codes the SDK itself produces, besides the server's (docs/errors.md): `network` (fetch failed:
+ * no answer), `unexpected_response` (an answer that is not laneq's JSON, e.g. a proxy's error
+ * page), `timeout` (waitFor gave up).
+ */
+export type ClientErrorCode = 'network' | 'unexpected_response' | 'timeout';
+// `string & {}` keeps codes a newer server may add usable without losing autocompletion.
+export type LaneqErrorCode = ErrorCode | ClientErrorCode | (string & {});
+
+/** Every failure of an SDK call: the server's `{error: {code, message, details?}}`, or a client-side code. */
+export class LaneqError extends Error {
+  override readonly name = 'LaneqError';
+
+  constructor(
+    /** HTTP status; 0 when there was no answer (network, timeout). */
+    readonly status: number,
+    readonly code: LaneqErrorCode,
+    message: string,
+    readonly details?: unknown,
+    /** The answer's x-request-id, to quote when asking about a failure. */
+    readonly requestId?: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** The error an unsuccessful answer stands for (consumes the body). */
+export async function errorFromResponse(response: Response): Promise<LaneqError> {
+  const requestId = response.headers.get('x-request-id') ?? undefined;
+  let body: unknown;
+  try {
+    body = JSON.parse(await response.text());
+  } catch {
+    body = undefined;
+  }
+  const error = (body as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error;
+  if (error && typeof error.code === 'string' && typeof error.message === 'string') {
+    return new LaneqError(response.status, error.code, error.message, error.details, requestId);
+  }
+  return new LaneqError(response.status, 'unexpected_response', `Unexpected answer: HTTP ${response.status}`, undefined, requestId);
+}
