@@ -36,7 +36,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
     for (const stream of streams) stream.write(': keep-alive\n\n');
   }, keepAliveMs);
   keepAlive.unref();
-  app.addHook('onClose', async () => {
+  // preClose, not onClose: the server waits for open connections before onClose runs, and an
+  // event stream never ends by itself, so shutdown would hang on it.
+  app.addHook('preClose', async () => {
     clearInterval(keepAlive);
     for (const stream of streams) stream.end();
   });

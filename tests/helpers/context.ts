@@ -81,8 +81,18 @@ export async function startTestServer(overrides: Record<string, string> = {}): P
     app: apiOf(server),
     config,
     stop: async () => {
-      await server.close();
-      await Promise.all([dropDatabase(config.DATABASE_URL), deleteKeys(config.KEY_PREFIX)]);
+      // The database and keys go even when closing fails or is slow, so no test run leaves
+      // anything behind; a close that does not finish still fails the test.
+      let timer: NodeJS.Timeout | undefined;
+      const slow = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error('server.close() took more than 20 s')), 20_000);
+      });
+      try {
+        await Promise.race([server.close(), slow]);
+      } finally {
+        clearTimeout(timer);
+        await Promise.all([dropDatabase(config.DATABASE_URL), deleteKeys(config.KEY_PREFIX)]);
+      }
     },
   };
 }
