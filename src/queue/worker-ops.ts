@@ -46,6 +46,11 @@ export class WorkerOps {
     return this.engine.keys.shards;
   }
 
+  /** The shard a wake message names. */
+  shardOfReadyKey(readyKey: string): ShardKeys | undefined {
+    return this.engine.keys.shardOfReadyKey(readyKey);
+  }
+
   async claim(shard: ShardKeys, count: number): Promise<ClaimBatch> {
     const [remaining, raw] = (await this.engine.scripts.run('claim', shard, [count, this.settings.leaseMs])) as [
       number,

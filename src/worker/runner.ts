@@ -122,7 +122,7 @@ export class Runner {
   }
 
   private markHot(readyKey: string): void {
-    const shard = this.ops.shards.find((candidate) => candidate.keys[0] === readyKey);
+    const shard = this.ops.shardOfReadyKey(readyKey);
     if (!shard) return;
     this.hot[shard.index] = true;
     this.wakeSeq[shard.index] = (this.wakeSeq[shard.index] ?? 0) + 1;
