@@ -90,8 +90,17 @@ export async function startServer(config: Config, logger: Logger, hooks: RunnerH
       closers.add(() => live.stop());
       const api = await buildApi({ config, logger, redis, pool, auth, engine, registry, live });
       app = api;
-      // The API closes first at shutdown: no new work arrives while the worker drains.
-      closers.add(() => api.close());
+      // The API closes first at shutdown: no new work arrives while the worker drains. In-flight
+      // requests get the grace period; connections still open after it (a client that keeps a
+      // stream or a keep-alive socket busy) are cut, so shutdown always ends.
+      closers.add(async () => {
+        const cut = setTimeout(() => api.server.closeAllConnections(), config.SHUTDOWN_GRACE_MS);
+        try {
+          await api.close();
+        } finally {
+          clearTimeout(cut);
+        }
+      });
       url = await api.listen({ host: config.HOST, port: config.PORT });
     }
 

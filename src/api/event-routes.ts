@@ -38,7 +38,9 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
   keepAlive.unref();
   // preClose, not onClose: the server waits for open connections before onClose runs, and an
   // event stream never ends by itself, so shutdown would hang on it.
+  let closing = false;
   app.addHook('preClose', async () => {
+    closing = true;
     clearInterval(keepAlive);
     for (const stream of streams) stream.end();
   });
@@ -92,6 +94,12 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRouteOptions> = async (
         streams.delete(stream);
         unlisten();
       });
+      // A stream that opened while shutdown began (its handler was awaiting the watch) missed the
+      // preClose sweep: end it now, or the server would wait for it forever.
+      if (closing) {
+        stream.end();
+        return;
+      }
       try {
         if (since !== undefined) for (const event of await engine.eventsSince(clientId, since - 1)) send(event);
         for (const event of pending.sort(compareEvents)) send(event);
