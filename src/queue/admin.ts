@@ -1,6 +1,6 @@
 import { Cluster, type Redis } from 'ioredis';
 import type { QueueEngine } from './engine.js';
-import { decodeRecord, type RequestRecord, type StoredRecord } from './records.js';
+import { archivedRecords, decodeRecord, type RequestRecord, type StoredRecord } from './records.js';
 
 export interface QueueTotals {
   /** queued requests, including those waiting for a retry */
@@ -88,12 +88,12 @@ export class QueueAdmin {
     );
     const found = new Map<string, RequestRecord>();
     for (const [, fields] of perShard.flat()) {
-      const json = fields[fields.indexOf('r') + 1];
-      if (json === undefined) continue;
-      const stored = JSON.parse(json) as StoredRecord;
-      const id = stored.id ?? '';
-      if (stored.st !== 'failed' || (before !== '' && id >= before) || found.has(id)) continue;
-      found.set(id, decodeRecord(id, json, 'failed'));
+      for (const json of archivedRecords(fields)) {
+        const stored = JSON.parse(json) as StoredRecord;
+        const id = stored.id ?? '';
+        if (stored.st !== 'failed' || (before !== '' && id >= before) || found.has(id)) continue;
+        found.set(id, decodeRecord(id, json, 'failed'));
+      }
     }
     return [...found.values()].sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, limit);
   }

@@ -49,6 +49,11 @@ export interface StoredRecord {
   o: number;
   e: number;
   a: number;
+  /** 1 while leased (running); 0 or absent otherwise */
+  l?: number;
+  /** claims made so far: the latest claim's fencing token */
+  k?: number;
+  /** 0 (stored records before their first start) or absent when never started */
   s?: number;
   w?: number;
   f?: number;
@@ -83,11 +88,20 @@ export function decodeStored(id: string, stored: StoredRecord, status: RequestSt
       error: entry.er,
     })),
   };
-  if (stored.s !== undefined) record.startedAt = stored.s;
+  if (stored.s) record.startedAt = stored.s;
   if (stored.f !== undefined) record.finishedAt = stored.f;
   if (stored.w !== undefined) record.retryAt = stored.w;
   if (stored.r !== undefined) record.result = parseJson(stored.r);
   if (stored.er !== undefined) record.error = stored.er;
   if (position !== undefined && position >= 0) record.position = position;
   return record;
+}
+
+/** The final records (JSON) one archive stream entry carries: the values of its 'r' fields. */
+export function archivedRecords(fields: string[]): string[] {
+  const records: string[] = [];
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i] === 'r') records.push(fields[i + 1] as string);
+  }
+  return records;
 }

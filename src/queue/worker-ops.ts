@@ -1,6 +1,6 @@
 import type { ShardKeys } from './keys.js';
 import type { QueueEngine } from './engine.js';
-import type { RequestError } from './records.js';
+import type { RequestError, StoredRecord } from './records.js';
 
 /** A request claimed by a worker, under a lease it must keep alive. */
 export interface ClaimedRequest {
@@ -33,7 +33,8 @@ export interface WorkerOpsSettings {
   retentionCount: number;
 }
 
-type RawClaim = [string, string, number, string, string, number, number, number, number];
+/** client, id, fence, attempt, the record as stored (JSON) */
+type RawClaim = [string, string, number, number, string];
 
 /** The worker side of the engine: every call is one script on one shard. */
 export class WorkerOps {
@@ -72,6 +73,7 @@ export class WorkerOps {
     for (const { request, outcome } of completions) {
       args.push(
         request.id,
+        request.clientId,
         request.fence,
         outcome.ok ? 'ok' : 'error',
         outcome.ok ? outcome.resultJson : JSON.stringify(outcome.error),
@@ -129,6 +131,18 @@ export class WorkerOps {
 }
 
 function toClaimed(shard: ShardKeys, raw: RawClaim): ClaimedRequest {
-  const [clientId, id, fence, type, payloadJson, attempt, maxAttempts, timeoutMs, enqueuedAt] = raw;
-  return { shard, clientId, id, fence: String(fence), type, payloadJson, attempt, maxAttempts, timeoutMs, enqueuedAt };
+  const [clientId, id, fence, attempt, json] = raw;
+  const stored = JSON.parse(json) as Pick<StoredRecord, 't' | 'p' | 'm' | 'o' | 'e'>;
+  return {
+    shard,
+    clientId,
+    id,
+    fence: String(fence),
+    type: stored.t,
+    payloadJson: stored.p,
+    attempt,
+    maxAttempts: stored.m,
+    timeoutMs: stored.o,
+    enqueuedAt: stored.e,
+  };
 }

@@ -3,12 +3,15 @@ import type pg from 'pg';
 import type { Logger } from '../observability/logger.js';
 import type { ShardKeys } from '../queue/keys.js';
 import type { RedisClient } from '../redis/connect.js';
+import { archivedRecords } from '../queue/records.js';
 import { PeriodicService } from './service.js';
 
 const GROUP = 'archivers';
 /** Entries a crashed archiver left unacknowledged are taken over after this long. */
 const ABANDONED_AFTER_MS = 60_000;
 const IDLE_POLL_MS = 200;
+/** Most final records the scripts put in one stream entry (ARCHIVE_ENTRY_RECORDS in finish.lua). */
+const RECORDS_PER_ENTRY = 32;
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -62,10 +65,10 @@ export class Archiver extends PeriodicService {
       this.lastTakeover = Date.now();
       await Promise.all(this.shards.map((shard) => this.takeOverAbandoned(shard)));
     }
-    return counts.some((count) => count >= this.batchSize) ? 0 : IDLE_POLL_MS;
+    return counts.some((count) => count >= this.entriesPerBatch) ? 0 : IDLE_POLL_MS;
   }
 
-  /** Entries waiting in all shards' streams: the archive's lag, in records. */
+  /** Entries waiting in all shards' streams: the archive's lag, in stream entries (1 to RECORDS_PER_ENTRY records each). */
   async backlog(): Promise<number> {
     const lengths = await Promise.all(this.shards.map((shard) => this.redis.xlen(shard.archive)));
     return lengths.reduce((sum, length) => sum + length, 0);
@@ -81,23 +84,29 @@ export class Archiver extends PeriodicService {
     this.groupsReady.add(shard.index);
   }
 
+  /** Stream entries read per batch: an entry carries 1 to RECORDS_PER_ENTRY records. */
+  private get entriesPerBatch(): number {
+    return Math.max(1, Math.ceil(this.batchSize / RECORDS_PER_ENTRY));
+  }
+
+  /** Archives one batch of the shard's stream; returns how many entries it took (full batch: more wait). */
   private async archiveShard(shard: ShardKeys): Promise<number> {
     await this.ensureGroup(shard);
     // Our own unacknowledged entries first (a failed write), then new ones.
     let entries = await this.read(shard, '0');
     if (entries.length === 0) entries = await this.read(shard, '>');
     if (entries.length === 0) return 0;
-    await this.write(entries);
+    const rows = await this.write(entries);
     const ids = entries.map(([id]) => id);
     await this.redis.xack(shard.archive, GROUP, ...ids);
     await this.redis.xdel(shard.archive, ...ids);
-    this.onArchived(entries.length);
+    this.onArchived(rows);
     return entries.length;
   }
 
   private async read(shard: ShardKeys, from: '0' | '>'): Promise<StreamEntry[]> {
     const reply = (await this.redis.xreadgroup(
-      'GROUP', GROUP, this.consumer, 'COUNT', this.batchSize, 'STREAMS', shard.archive, from,
+      'GROUP', GROUP, this.consumer, 'COUNT', this.entriesPerBatch, 'STREAMS', shard.archive, from,
     )) as [string, StreamEntry[]][] | null;
     return reply?.[0]?.[1] ?? [];
   }
@@ -107,12 +116,13 @@ export class Archiver extends PeriodicService {
     await this.redis.xautoclaim(shard.archive, GROUP, this.consumer, ABANDONED_AFTER_MS, '0', 'COUNT', this.batchSize);
   }
 
-  private async write(entries: StreamEntry[]): Promise<void> {
+  /** Writes the entries' records in one INSERT; returns how many records they held. */
+  private async write(entries: StreamEntry[]): Promise<number> {
     const records: string[] = [];
-    for (const [, fields] of entries) {
-      const json = fields[fields.indexOf('r') + 1];
-      if (json !== undefined) records.push(json);
+    for (const [, fields] of entries) records.push(...archivedRecords(fields));
+    if (records.length > 0) {
+      await this.pool.query({ name: 'requests.archive', text: ARCHIVE_SQL, values: [`[${records.join(',')}]`] });
     }
-    await this.pool.query({ name: 'requests.archive', text: ARCHIVE_SQL, values: [`[${records.join(',')}]`] });
+    return records.length;
   }
 }

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool, type Pool } from '../../src/db/pool.js';
 import { createLogger } from '../../src/observability/logger.js';
+import { archivedRecords } from '../../src/queue/records.js';
 import { builtinHandlers } from '../../src/worker/handlers/builtins.js';
 import { HandlerRegistry } from '../../src/worker/handlers/registry.js';
 import { startWorker, type WorkerProcess } from '../../src/worker/index.js';
@@ -40,8 +41,7 @@ async function streamIds(): Promise<Set<string>> {
   for (const shard of fixture.engine.keys.shards) {
     const entries = (await fixture.redis.xrange(shard.archive, '-', '+')) as [string, string[]][];
     for (const [, fields] of entries) {
-      const json = fields[fields.indexOf('r') + 1];
-      if (json) ids.add((JSON.parse(json) as { id: string }).id);
+      for (const json of archivedRecords(fields)) ids.add((JSON.parse(json) as { id: string }).id);
     }
   }
   return ids;
@@ -85,7 +85,8 @@ describe('archive during a PostgreSQL outage', () => {
     const waiting = await streamIds();
     expect(waiting.size).toBeGreaterThan(0);
     expect(all.filter((id) => !archivedDuringOutage.has(id) && !waiting.has(id))).toEqual([]);
-    expect(await worker.archiver.backlog()).toBeGreaterThanOrEqual(all.length - archivedDuringOutage.size);
+    // The backlog counts stream entries, each carrying one or more records.
+    expect(await worker.archiver.backlog()).toBeGreaterThan(0);
     // No row can arrive while the proxy is down.
     expect(await archivedCount(fixture.pool)).toBe(archivedDuringOutage.size);
 

@@ -19,11 +19,12 @@ if not raw then
 end
 local record = cjson.decode(raw)
 if record.c ~= client then return { 'not_found', false } end
-if record.l or record.a > 0 then return { 'not_cancellable', raw } end
+if isLeased(record) or record.a > 0 then return { 'not_cancellable', raw } end
 
 local queue = base .. 'q:' .. client
 redis.call('LREM', queue, 1, id)
 finish(id, record, 'cancelled', nil, nil, nowMs(), tonumber(ARGV[6]))
+flushArchive()
 if redis.call('LLEN', queue) == 0 then
   -- The cancelled request was the client's only one: take the client out of the ring.
   redis.call('LREM', KEYS[1], 1, client)

@@ -10,6 +10,7 @@ Returns a flat list of groups {id, status, attempt, at}, unordered: for each req
 happened after `since`. Intermediate attempts of a retried request are not rebuilt: the stream
 resumes with each request's latest state, which is what a client needs to catch up. ]]
 --- @include "includes/shard_keys"
+--- @include "includes/record"
 
 local client, since, limit = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local out = {}
@@ -43,7 +44,7 @@ local function addUnfinished(id)
   if not raw then return nil end
   local record = cjson.decode(raw)
   add(id, 'queued', 0, record.e)
-  if record.l then add(id, 'running', record.a, record.s) end
+  if isLeased(record) then add(id, 'running', record.a, record.s) end
   return record
 end
 local head = redis.call('LINDEX', queue, 0)

@@ -4,6 +4,7 @@ ARGV[3] client
 Returns {pending, running, succeeded, failed, cancelled, oldestPendingEnqueuedAt (-1 if none),
 now}. pending counts queued requests, including one waiting for its retry. ]]
 --- @include "includes/shard_keys"
+--- @include "includes/record"
 
 local client = ARGV[3]
 local queue = base .. 'q:' .. client
@@ -11,7 +12,7 @@ local length = redis.call('LLEN', queue)
 local running, oldest = 0, -1
 if length > 0 then
   local head = cjson.decode(redis.call('HGET', KEYS[2], redis.call('LINDEX', queue, 0)) or '{}')
-  if head.l then running = 1 end
+  if isLeased(head) then running = 1 end
   local firstPending = redis.call('LINDEX', queue, running)
   if firstPending then
     local raw = redis.call('HGET', KEYS[2], firstPending)

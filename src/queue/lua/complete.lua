@@ -5,8 +5,8 @@ ARGV[3] retentionMs  how long final records stay readable in Redis
 ARGV[4] keep         most finished records kept per client
 ARGV[5] claimCount   how many heads to claim for the freed slots (0 to claim none)
 ARGV[6] leaseMs      lease of those new claims
-ARGV[7..]            groups of 5, one per attempt ended:
-                       id, fence (the token of the claim being ended), outcome ('ok' | 'error'),
+ARGV[7..]            groups of 6, one per attempt ended:
+                       id, client, fence (the token of the claim being ended), outcome ('ok' | 'error'),
                        value (result JSON text when ok; error JSON {message, code} when error),
                        retryDelayMs (backoff chosen by the worker, jitter included; used only
                        while attempts remain; negative = the error is permanent, no retry)
@@ -23,23 +23,24 @@ local retentionMs = tonumber(ARGV[3])
 local keep = tonumber(ARGV[4])
 local now = nowMs()
 
-local function completeOne(id, fence, outcome, value, retryDelayMs)
-  local record = leasedRecord(id, fence)
-  if not record then return 'stale' end
+-- A success, the hot path: the final record is spliced from the stored one without decoding it.
+local function succeed(id, client, raw, claims, attempts, startedAt, restAt, value)
+  redis.call('LPOP', base .. 'q:' .. client)
+  local final = '{"id":"' .. id .. '","st":"succeeded","f":' .. now .. ',"r":' .. cjson.encode(value) ..
+    ',"k":' .. claims .. ',"a":' .. attempts .. ',"s":' .. startedAt .. ',' .. string.sub(raw, restAt)
+  storeFinal(id, client, 'succeeded', final, attempts, now, keep)
+  advanceClient(client)
+  return 'succeeded'
+end
+
+local function fail(id, record, value, retryDelayMs)
   local client = record.c
-  redis.call('ZREM', KEYS[3], id)
-  record.l = nil
-  if outcome == 'ok' then
-    redis.call('LPOP', base .. 'q:' .. client)
-    finish(id, record, 'succeeded', value, nil, now, keep)
-    advanceClient(client)
-    return 'succeeded'
-  end
+  record.l = 0
   local err = cjson.decode(value)
   recordAttemptFailure(record, err, now)
   if retryDelayMs >= 0 and record.a < record.m then
     record.w = now + retryDelayMs
-    redis.call('HSET', KEYS[2], id, cjson.encode(record))
+    redis.call('HSET', KEYS[2], id, encodeRecord(record))
     redis.call('ZADD', KEYS[4], record.w, client)
     emitEvent(client, id, 'queued', record.a, now)
     return 'retrying'
@@ -50,10 +51,24 @@ local function completeOne(id, fence, outcome, value, retryDelayMs)
   return 'failed'
 end
 
-local results = {}
-for i = 7, #ARGV, 5 do
-  results[#results + 1] = completeOne(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], tonumber(ARGV[i + 4]))
+local function completeOne(id, client, fence, outcome, value, retryDelayMs)
+  local raw = redis.call('HGET', KEYS[2], id)
+  if not raw then return 'stale' end
+  local leased, claims, attempts, startedAt, restAt = recordHead(raw)
+  -- The client named by the worker must be the record's: it decides which queue moves on.
+  if leased ~= '1' or claims ~= fence or not string.find(raw, '"c":' .. cjson.encode(client), restAt, true) then
+    return 'stale'
+  end
+  redis.call('ZREM', KEYS[3], id)
+  if outcome == 'ok' then return succeed(id, client, raw, claims, attempts, startedAt, restAt, value) end
+  return fail(id, cjson.decode(raw), value, retryDelayMs)
 end
+
+local results = {}
+for i = 7, #ARGV, 6 do
+  results[#results + 1] = completeOne(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5]))
+end
+flushArchive()
 local claimed = {}
 claimHeads(tonumber(ARGV[5]), tonumber(ARGV[6]), now, claimed)
 return { results, readyLengthAndWake(), claimed }

@@ -11,6 +11,7 @@ Error 'QUEUE_FULL <client>' when a client would exceed maxDepth: then nothing is
 Invariant kept: a client is in the ready ring iff its queue is non-empty and its head is neither
 running nor waiting for a retry; so only a queue going from empty to non-empty joins the ring. ]]
 --- @include "includes/shard_keys"
+--- @include "includes/record"
 
 local maxDepth = tonumber(ARGV[3])
 local idemTtlMs = tonumber(ARGV[4])
@@ -19,7 +20,7 @@ local GROUP = 7
 local function existingStatus(client, id)
   local raw = redis.call('HGET', KEYS[2], id)
   if raw then
-    if cjson.decode(raw).l then return 'running', -1 end
+    if isLeased(cjson.decode(raw)) then return 'running', -1 end
     return 'queued', redis.call('LPOS', base .. 'q:' .. client, id) or -1
   end
   local done = redis.call('GET', base .. 'done:' .. id)
@@ -60,7 +61,7 @@ for i = 5, #ARGV, GROUP do
     local status, position = existingStatus(client, known[i])
     out[#out + 1] = { known[i], status, position }
   else
-    redis.call('HSET', KEYS[2], id, cjson.encode({
+    redis.call('HSET', KEYS[2], id, encodeRecord({
       c = client, t = ARGV[i + 2], p = ARGV[i + 3], m = tonumber(ARGV[i + 4]), o = tonumber(ARGV[i + 5]),
       e = now, a = 0,
     }))

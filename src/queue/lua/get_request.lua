@@ -6,13 +6,14 @@ Returns {status, record JSON, position} — status 'queued' | 'running' (record 
 = requests of the client ahead of it) or the final status (record from done:<id>, position -1) —
 or false when Redis no longer holds the request (it may be in the PostgreSQL archive). ]]
 --- @include "includes/shard_keys"
+--- @include "includes/record"
 
 local client, id = ARGV[3], ARGV[4]
 local raw = redis.call('HGET', KEYS[2], id)
 if raw then
   local record = cjson.decode(raw)
   if record.c ~= client then return false end
-  if record.l then return { 'running', raw, 0 } end
+  if isLeased(record) then return { 'running', raw, 0 } end
   return { 'queued', raw, redis.call('LPOS', base .. 'q:' .. client, id) or -1 }
 end
 local done = redis.call('GET', base .. 'done:' .. id)

@@ -11,7 +11,8 @@ local deadline = nowMs() + tonumber(ARGV[3])
 local lost = {}
 for i = 4, #ARGV, 2 do
   local id, fence = ARGV[i], ARGV[i + 1]
-  if leasedRecord(id, fence) then
+  local raw = redis.call('HGET', KEYS[2], id)
+  if raw and holdsLease(raw, fence) then
     redis.call('ZADD', KEYS[3], 'XX', deadline, id)
   else
     lost[#lost + 1] = id

@@ -16,6 +16,7 @@ MAX_QUEUE_DEPTH and RESULT_RETENTION_COUNT): a dead letter requeued by an admini
 its queue's tail with an old id, so neither list is strictly sorted and no walk can stop early;
 records are read only for ids that would make the page. ]]
 --- @include "includes/shard_keys"
+--- @include "includes/record"
 
 local client, before, limit, wanted = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
 
@@ -44,7 +45,7 @@ end
 local function liveRequests()
   local queue = redis.call('LRANGE', base .. 'q:' .. client, 0, -1)
   local head = queue[1] and redis.call('HGET', KEYS[2], queue[1])
-  local headRunning = head and cjson.decode(head).l ~= nil
+  local headRunning = head and isLeased(cjson.decode(head))
   return top(queue, function(index, id)
     local running = index == 1 and headRunning
     local status = running and 'running' or 'queued'

@@ -19,9 +19,9 @@ for _, id in ipairs(expired) do
   redis.call('ZREM', KEYS[3], id)
   local raw = redis.call('HGET', KEYS[2], id)
   local record = raw and cjson.decode(raw)
-  if record and record.l then
+  if record and isLeased(record) then
     local client = record.c
-    record.l = nil
+    record.l = 0
     recordAttemptFailure(record, { message = 'lease expired: the worker stopped responding', code = 'lease_expired' }, now)
     if record.a >= record.m then
       redis.call('LPOP', base .. 'q:' .. client)
@@ -30,12 +30,13 @@ for _, id in ipairs(expired) do
       advanceClient(client)
       deadLettered[#deadLettered + 1] = id
     else
-      redis.call('HSET', KEYS[2], id, cjson.encode(record))
+      redis.call('HSET', KEYS[2], id, encodeRecord(record))
       pushReady(client, true)
       emitEvent(client, id, 'queued', record.a, now)
       redelivered[#redelivered + 1] = id
     end
   end
 end
+flushArchive()
 readyLengthAndWake()
 return { redelivered, deadLettered }

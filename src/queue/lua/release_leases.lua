@@ -14,9 +14,9 @@ for i = 3, #ARGV, 2 do
   local record = leasedRecord(id, ARGV[i + 1])
   if record then
     redis.call('ZREM', KEYS[3], id)
-    record.l = nil
+    record.l = 0
     record.a = record.a - 1
-    redis.call('HSET', KEYS[2], id, cjson.encode(record))
+    redis.call('HSET', KEYS[2], id, encodeRecord(record))
     pushReady(record.c, true)
     emitEvent(record.c, id, 'queued', record.a, now)
     released[#released + 1] = id

@@ -19,6 +19,7 @@ the retry is not the client returning. The shard's dead-letter total (stats `fai
 one. The client's own counters are left as they are: they number its outbox (see
 dequeue_result.lua), so the request's next end is counted, and handed out, once more. ]]
 --- @include "includes/shard_keys"
+--- @include "includes/record"
 
 local client, id, maxDepth = ARGV[3], ARGV[4], tonumber(ARGV[6])
 if redis.call('HEXISTS', KEYS[2], id) == 1 then return { 'not_retryable', -1 } end
@@ -28,8 +29,9 @@ if record.st ~= 'failed' then return { 'not_retryable', -1 } end
 local queue = base .. 'q:' .. client
 if redis.call('LLEN', queue) + 1 > maxDepth then return redis.error_reply('QUEUE_FULL ' .. client) end
 
-redis.call('HSET', KEYS[2], id, cjson.encode({
-  c = client, t = record.t, p = record.p, m = record.m, o = record.o, e = record.e, a = 0, h = record.h,
+-- The claim counter carries on, so that a fence handed out before the dead letter never matches again.
+redis.call('HSET', KEYS[2], id, encodeRecord({
+  c = client, t = record.t, p = record.p, m = record.m, o = record.o, e = record.e, a = 0, k = record.k, h = record.h,
 }))
 local length = redis.call('RPUSH', queue, id)
 if length == 1 then

@@ -1,21 +1,32 @@
--- Moves a request to its final state: the record leaves `jobs`, a final copy stays readable
--- (done:<id>, expiring after the retention window, and at most `keep` per client: fin:<client>
--- lists them in finish order and is also the client's outbox, read through a cursor), and the
--- record is appended to the archive stream for PostgreSQL. The caller has already taken the id
--- off the client's queue.
-local function finish(id, record, status, result, err, now, keep)
-  local client = record.c
-  redis.call('HDEL', KEYS[2], id)
-  record.id = id
-  record.st = status
-  record.f = now
-  record.r = result
-  record.er = err
-  record.w = nil
-  record.l = nil
-  local final = cjson.encode(record)
-  redis.call('SET', base .. 'done:' .. id, final, 'PX', retentionMs)
+--- @include "includes/record"
+-- Final records waiting for the archive stream. A script appends them here and writes them with
+-- flushArchive() before it returns: one stream entry carries up to ARCHIVE_ENTRY_RECORDS records
+-- ('r' fields), which costs Redis (and the archiver's reads, acks and deletes) far less than one
+-- entry per request.
+local ARCHIVE_ENTRY_RECORDS = 32
+local archiveBatch = {}
 
+local function flushArchive()
+  local fields = {}
+  for _, final in ipairs(archiveBatch) do
+    fields[#fields + 1] = 'r'
+    fields[#fields + 1] = final
+    if #fields == 2 * ARCHIVE_ENTRY_RECORDS then
+      redis.call('XADD', KEYS[5], '*', unpack(fields))
+      fields = {}
+    end
+  end
+  if #fields > 0 then redis.call('XADD', KEYS[5], '*', unpack(fields)) end
+  archiveBatch = {}
+end
+
+-- Keeps a final record (JSON text) readable and queues it for the archive: the record leaves
+-- `jobs`, a final copy stays readable (done:<id>, expiring after the retention window, and at most
+-- `keep` per client: fin:<client> lists them in finish order and is also the client's outbox,
+-- read through a cursor). The caller has already taken the id off the client's queue.
+local function storeFinal(id, client, status, final, attempt, now, keep)
+  redis.call('HDEL', KEYS[2], id)
+  redis.call('SET', base .. 'done:' .. id, final, 'PX', retentionMs)
   local finished = base .. 'fin:' .. client
   local count = redis.call('RPUSH', finished, id)
   if count > keep then
@@ -23,10 +34,23 @@ local function finish(id, record, status, result, err, now, keep)
       redis.call('DEL', base .. 'done:' .. old)
     end
   end
-  redis.call('XADD', KEYS[5], '*', 'r', final)
+  archiveBatch[#archiveBatch + 1] = final
   if status ~= 'succeeded' then redis.call('HINCRBY', KEYS[6], status, 1) end
   redis.call('HINCRBY', base .. 'client:' .. client, status, 1)
-  emitEvent(client, id, status, record.a, now)
+  emitEvent(client, id, status, attempt, now)
+end
+
+-- Moves a request to its final state from its decoded record (see storeFinal).
+local function finish(id, record, status, result, err, now, keep)
+  record.id = id
+  record.st = status
+  record.f = now
+  record.r = result
+  record.er = err
+  record.w = nil
+  record.l = nil
+  if record.s == 0 then record.s = nil end -- never started (cancelled)
+  storeFinal(id, record.c, status, cjson.encode(record), record.a, now, keep)
 end
 
 -- After a client's head ended: back to the tail of the ring if more is queued. A drained client

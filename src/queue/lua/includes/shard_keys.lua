@@ -14,7 +14,8 @@
 --
 -- Record fields (short, because every queued byte counts): c client, t type, p payload JSON text,
 -- m maxAttempts, o timeoutMs, e enqueuedAt, a attempts started, k claims made (the fencing token
--- of the latest claim), l = 1 while leased (running), s startedAt of the latest attempt,
+-- of the latest claim), l = 1 while leased (running, else 0), s startedAt of the latest attempt
+-- (0 before the first); l, k, a, s always lead the stored JSON in that order (includes/record.lua),
 -- w retry due time, h failed attempts {a, s, f, er}; final records add id, st status, f finishedAt,
 -- r result JSON text, er error {message, code}.
 local base = ARGV[1]
