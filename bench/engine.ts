@@ -35,6 +35,8 @@ const { values } = parseArgs({
     postgres: { type: 'string', default: 'postgres://root@127.0.0.1:5432' },
     /** write a V8 CPU profile of each worker process into this folder */
     'cpu-prof': { type: 'string' },
+    /** NAME=VALUE set in the workers' environment, after the defaults above (repeatable), e.g. --env LOG_LIFECYCLE=all */
+    env: { type: 'string', multiple: true, default: [] },
   },
 });
 const clients = Number(values.clients);
@@ -54,6 +56,7 @@ const env = {
   WORKER_CONCURRENCY: values.concurrency,
   JWT_SECRET: randomBytes(32).toString('hex'),
   RESULT_RETENTION_COUNT: String(Math.max(perClient, 1)),
+  ...Object.fromEntries(values.env.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])),
 };
 const config = loadConfig(env);
 const redis = new Redis(config.REDIS_URL);

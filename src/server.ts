@@ -4,7 +4,11 @@ import { createAuthService } from './auth/index.js';
 import type { Config } from './config.js';
 import { migrate } from './db/migrate.js';
 import { createPool, ensureDatabase } from './db/pool.js';
+import { LifecycleLog } from './observability/lifecycle.js';
 import type { Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { startMetricsServer } from './observability/metrics-server.js';
+import { observeRunner } from './observability/observers.js';
 import type { QueueEngine } from './queue/engine.js';
 import { createEngine } from './queue/index.js';
 import { LiveEvents } from './queue/live-events.js';
@@ -24,6 +28,8 @@ export interface RunningServer {
   worker: WorkerProcess | undefined;
   /** The address the API listens on, e.g. http://127.0.0.1:3000 ('' when ROLE=worker) */
   url: string;
+  /** This process's Prometheus endpoint: the API's /metrics, or a worker's own metrics server ('' when none) */
+  metricsUrl: string;
   close(): Promise<void>;
 }
 
@@ -68,8 +74,22 @@ export async function startServer(config: Config, logger: Logger, hooks: RunnerH
     }
     const registry = await loadHandlers(config.HANDLERS, config.HTTP_ALLOWED_HOSTS);
     const engine = createEngine(config, redis);
+    const metrics = config.METRICS_ENABLED ? new Metrics(logger) : undefined;
+    metrics?.watchQueues(engine);
+    const lifecycle = new LifecycleLog(logger, config);
+    let metricsUrl = '';
+    // A worker process has no API port: it serves its metrics on a port of its own, opened first so
+    // that a port already taken stops start-up before any work is claimed; closed last.
+    if (metrics && config.ROLE === 'worker' && config.WORKER_METRICS_PORT > 0) {
+      const server = await startMetricsServer(metrics, { host: config.HOST, port: config.WORKER_METRICS_PORT, token: config.METRICS_TOKEN }, logger);
+      closers.add(() => server.close());
+      metricsUrl = `${server.url}/metrics`;
+    }
 
-    const worker = config.ROLE === 'api' ? undefined : await startWorker({ config, logger, pool, registry, hooks });
+    const worker =
+      config.ROLE === 'api'
+        ? undefined
+        : await startWorker({ config, logger, pool, registry, hooks: observeRunner(metrics, lifecycle, hooks), metrics });
     if (worker) closers.add(() => worker.stop());
 
     let app: FastifyInstance | undefined;
@@ -88,7 +108,7 @@ export async function startServer(config: Config, logger: Logger, hooks: RunnerH
       const live = new LiveEvents(redis, subscriber, engine.keys);
       await live.start();
       closers.add(() => live.stop());
-      const api = await buildApi({ config, logger, redis, pool, auth, engine, registry, live });
+      const api = await buildApi({ config, logger, redis, pool, auth, engine, registry, live, metrics, lifecycle });
       app = api;
       // The API closes first at shutdown: no new work arrives while the worker drains. In-flight
       // requests get the grace period; connections still open after it (a client that keeps a
@@ -102,11 +122,12 @@ export async function startServer(config: Config, logger: Logger, hooks: RunnerH
         }
       });
       url = await api.listen({ host: config.HOST, port: config.PORT });
+      if (metrics) metricsUrl = `${url}/metrics`;
     }
 
     let closing: Promise<void> | undefined;
     const close = () => (closing ??= closers.closeAll());
-    return { app, redis, pool, engine, worker, url, close };
+    return { app, redis, pool, engine, worker, url, metricsUrl, close };
   } catch (error) {
     await closers.closeAll();
     throw error;

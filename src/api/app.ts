@@ -22,13 +22,18 @@ import type { RedisClient } from '../redis/connect.js';
 import type { HandlerRegistry } from '../worker/handlers/registry.js';
 import { adminRoutes } from './admin-routes.js';
 import { answerClientError, answerFrameworkError, sendError, toAppError } from './errors.js';
-import { registerHealthRoutes } from './health.js';
+import { healthLogLevel, registerHealthRoutes } from './health.js';
+import { registerMetricsRoutes } from './metrics-routes.js';
+import type { LifecycleLog } from '../observability/lifecycle.js';
+import type { Metrics } from '../observability/metrics.js';
+import { observeAccepted } from '../observability/observers.js';
 import { registerJsonBodyParser } from './json-body.js';
 import { registerOpenApi } from './openapi.js';
 import { queueRoutes } from './queue-routes.js';
 import { eventRoutes } from './event-routes.js';
 import type { LiveEvents } from '../queue/live-events.js';
 import { schemaCompiler } from './validation.js';
+import { registerWebConsole } from './web-console.js';
 
 export interface ApiDependencies {
   config: Config;
@@ -40,6 +45,10 @@ export interface ApiDependencies {
   registry: HandlerRegistry;
   /** request events for long polls and event streams (one shared subscription per process) */
   live: LiveEvents;
+  /** this process's metrics, served at GET /metrics (absent when METRICS_ENABLED=false) */
+  metrics?: Metrics;
+  /** lifecycle lines of accepted requests */
+  lifecycle?: LifecycleLog;
 }
 
 /** One line per request, written when it completes, with what an operator needs to read it. */
@@ -106,13 +115,23 @@ export async function buildApi(deps: ApiDependencies): Promise<FastifyInstance> 
     sendError(reply, new AppError('not_found', `No route ${request.method} ${request.url.split('?')[0]}.`)),
   );
 
+  // Before any route: the duration hook must apply to every route registered after it.
+  if (deps.metrics) registerMetricsRoutes(app, deps.metrics, deps.config.METRICS_TOKEN, healthLogLevel(app));
   registerAuthentication(app, deps.auth);
   await registerOpenApi(app, API_VERSION);
   registerHealthRoutes(app, deps.redis, deps.pool);
   await app.register(authRoutes, { auth: deps.auth });
   const archive = new ArchiveReader(deps.pool, deps.config.DEFAULT_TIMEOUT_MS);
-  await app.register(queueRoutes, { config: deps.config, engine: deps.engine, registry: deps.registry, archive, live: deps.live });
+  await app.register(queueRoutes, {
+    config: deps.config,
+    engine: deps.engine,
+    registry: deps.registry,
+    archive,
+    live: deps.live,
+    onAccepted: observeAccepted(deps.metrics, deps.lifecycle),
+  });
   await app.register(eventRoutes, { engine: deps.engine, live: deps.live });
   await app.register(adminRoutes, { engine: deps.engine, archive, admin: new QueueAdmin(deps.engine) });
+  await registerWebConsole(app);
   return app;
 }

@@ -26,7 +26,7 @@ const Checks = Type.Object({ redis: Type.Boolean(), postgres: Type.Boolean() });
  * Health checks are polled constantly, so they log only from warn up. A route's logLevel replaces
  * the logger's level rather than raising it, so never go below LOG_LEVEL (error, silent).
  */
-function healthLogLevel(app: FastifyInstance): LogLevel {
+export function healthLogLevel(app: FastifyInstance): LogLevel {
   const rank = (level: string) => (level === 'silent' ? Infinity : (pino.levels.values[level] ?? 0));
   return rank(app.log.level) > rank('warn') ? (app.log.level as LogLevel) : 'warn';
 }

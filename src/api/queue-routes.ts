@@ -7,7 +7,7 @@ import { ErrorResponse } from '../auth/schemas.js';
 import type { Config } from '../config.js';
 import { AppError } from '../errors.js';
 import type { ArchiveReader } from '../queue/archive-reader.js';
-import type { Accepted as EngineAccepted, QueueEngine } from '../queue/engine.js';
+import type { Accepted as EngineAccepted, NewRequest as EngineRequest, QueueEngine } from '../queue/engine.js';
 import type { RequestRecord, RequestStatus } from '../queue/records.js';
 import type { HandlerRegistry } from '../worker/handlers/registry.js';
 import { EnqueueRateLimit, toNewRequest, type NewRequestBody } from './enqueue.js';
@@ -37,6 +37,8 @@ export interface QueueRouteOptions {
   registry: HandlerRegistry;
   archive: ArchiveReader;
   live: LiveEvents;
+  /** told of every request an enqueue call accepted (metrics, lifecycle lines) */
+  onAccepted?: (clientId: string, requests: readonly EngineRequest[], accepted: readonly EngineAccepted[]) => void;
 }
 
 const errors = (...statuses: number[]) => Object.fromEntries(statuses.map((status) => [status, ErrorResponse]));
@@ -49,7 +51,7 @@ const ARCHIVE_CATCH_UP_MS = 3_000;
  * The client-facing queue API. A client (the user id in its access token) only ever sees its own
  * requests: another client's request id answers 404, exactly like an unknown or malformed one.
  */
-export const queueRoutes: FastifyPluginAsyncTypebox<QueueRouteOptions> = async (app, { config, engine, registry, archive, live }) => {
+export const queueRoutes: FastifyPluginAsyncTypebox<QueueRouteOptions> = async (app, { config, engine, registry, archive, live, onAccepted }) => {
   const rateLimit = new EnqueueRateLimit(engine.redis, config.KEY_PREFIX, config.RATE_LIMIT_ENQUEUE_PER_S);
   const { NewRequest, NewBatch, EnqueueBody } = enqueueSchemas({
     maxAttempts: config.MAX_ATTEMPTS_LIMIT,
@@ -98,7 +100,9 @@ export const queueRoutes: FastifyPluginAsyncTypebox<QueueRouteOptions> = async (
       const items: NewRequestBody[] = batch ? body.requests : [body];
       const requests = items.map((item, index) => toNewRequest(item, batch ? `requests[${index}].` : '', registry, config));
       // At most MAX_BATCH requests of one client: one engine script call, so all or none.
-      const accepted = await Promise.all((await engine.enqueue(clientId, requests)).map((one) => answerFor(clientId, one)));
+      const enqueued = await engine.enqueue(clientId, requests);
+      onAccepted?.(clientId, requests, enqueued);
+      const accepted = await Promise.all(enqueued.map((one) => answerFor(clientId, one)));
       return reply.code(202).send(batch ? { requests: accepted } : (accepted[0] as Static<typeof Accepted>));
     },
   );

@@ -10,16 +10,21 @@ import { TokenStore, tokensFrom, type Tokens, type TokensListener } from './toke
 import type {
   Accepted,
   Cancelled,
+  DeadLetterPage,
+  DeadLetterQuery,
   FetchLike,
   ListQuery,
   NewRequest,
+  OverviewQuery,
   PublicUser,
   QueueEvent,
+  QueueOverview,
   QueueStats,
   RegisteredUser,
   RequestPage,
   RequestTypes,
   RequestView,
+  Requeued,
   TokenPair,
 } from './types.js';
 import { waitForFinal, type WaitOptions } from './wait.js';
@@ -66,6 +71,17 @@ export interface LaneqClient {
   getTokens(): Tokens | undefined;
   /** Replaces the tokens held (e.g. restored from storage; undefined signs out locally). */
   setTokens(tokens: Tokens | undefined): void;
+  /** Operator calls: role `admin` only (403 `forbidden` for anyone else). */
+  admin: LaneqAdmin;
+}
+
+export interface LaneqAdmin {
+  /** Totals over all shards and the `top` clients with the deepest queues. */
+  overview(query?: OverviewQuery): Promise<QueueOverview>;
+  /** Dead-lettered requests of every client, newest first. */
+  deadLetters(query?: DeadLetterQuery): Promise<DeadLetterPage>;
+  /** Queues a dead letter again at its client's tail. */
+  retry(id: string): Promise<Requeued>;
 }
 
 /** Narrows an answer the server always sends (its body is never empty on these routes). */
@@ -126,5 +142,13 @@ export function createClient(options: ClientOptions): LaneqClient {
     waitFor: (id, waitOptions) => waitForFinal(http, get, id, waitOptions),
     getTokens: () => tokens.get(),
     setTokens: (next) => tokens.set(next),
+    admin: {
+      overview: async (query = {}) =>
+        present(await http.json<QueueOverview>({ path: 'api/admin/queues', auth: true, query: { ...query } })),
+      deadLetters: async (query = {}) =>
+        present(await http.json<DeadLetterPage>({ path: 'api/admin/dead-letters', auth: true, query: { ...query } })),
+      retry: async (id) =>
+        present(await http.json<Requeued>({ method: 'POST', path: `api/admin/dead-letters/${encodeURIComponent(id)}/retry`, auth: true })),
+    },
   };
 }

@@ -6,13 +6,18 @@ import type { Static } from 'typebox';
 import type {
   Accepted as AcceptedSchema,
   Cancelled as CancelledSchema,
+  DeadLetterPage as DeadLetterPageSchema,
+  DeadLetterQuery as DeadLetterQuerySchema,
   enqueueSchemas,
   ListQuery as ListQuerySchema,
+  OverviewQuery as OverviewQuerySchema,
+  QueueOverview as QueueOverviewSchema,
   QueueStats as QueueStatsSchema,
   RequestPage as RequestPageSchema,
   RequestStatus as RequestStatusSchema,
   RequestTypes as RequestTypesSchema,
   RequestView as RequestViewSchema,
+  Requeued as RequeuedSchema,
 } from '../api/queue-schemas.js';
 import type { PublicUser as PublicUserSchema, RegisteredUser as RegisteredUserSchema, TokenPair as TokenPairSchema } from '../auth/schemas.js';
 
@@ -25,6 +30,11 @@ export type ListQuery = Static<typeof ListQuerySchema>;
 export type QueueStats = Static<typeof QueueStatsSchema>;
 export type RequestTypes = Static<typeof RequestTypesSchema>;
 export type Cancelled = Static<typeof CancelledSchema>;
+export type QueueOverview = Static<typeof QueueOverviewSchema>;
+export type OverviewQuery = Static<typeof OverviewQuerySchema>;
+export type DeadLetterPage = Static<typeof DeadLetterPageSchema>;
+export type DeadLetterQuery = Static<typeof DeadLetterQuerySchema>;
+export type Requeued = Static<typeof RequeuedSchema>;
 export type PublicUser = Static<typeof PublicUserSchema>;
 export type RegisteredUser = Static<typeof RegisteredUserSchema>;
 export type TokenPair = Static<typeof TokenPairSchema>;

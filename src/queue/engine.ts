@@ -30,6 +30,8 @@ export interface Accepted {
   status: RequestStatus | 'archived';
   /** the client's requests ahead of it, or -1 when it is not queued */
   position: number;
+  /** set on a new request; absent on an idempotent repeat, which names an earlier one */
+  created?: true;
 }
 
 export interface ClientStats {
@@ -114,10 +116,13 @@ export class QueueEngine {
 
   private async enqueueChunk(shard: ShardKeys, entries: { clientId: string; request: NewRequest }[]): Promise<Accepted[]> {
     const args: (string | number)[] = [this.settings.maxQueueDepth, this.settings.idempotencyTtlMs];
+    const ids: string[] = [];
     for (const { clientId, request } of entries) {
+      const id = uuidv7();
+      ids.push(id);
       args.push(
         clientId,
-        uuidv7(),
+        id,
         request.type,
         JSON.stringify(request.payload ?? null),
         request.maxAttempts,
@@ -127,7 +132,8 @@ export class QueueEngine {
     }
     try {
       const reply = (await this.scripts.run('enqueue', shard, args)) as [string, Accepted['status'], number][];
-      return reply.map(([id, status, position]) => ({ id, status, position }));
+      // An idempotent repeat answers the earlier request's id instead of the one made here.
+      return reply.map(([id, status, position], n) => (id === ids[n] ? { id, status, position, created: true } : { id, status, position }));
     } catch (error) {
       if (error instanceof Error && error.message.includes('QUEUE_FULL')) {
         throw new AppError('queue_full', `The queue already holds ${this.settings.maxQueueDepth} pending requests.`);

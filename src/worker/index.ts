@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Config } from '../config.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import { createEngine, createWorkerOps } from '../queue/index.js';
 import type { QueueEngine } from '../queue/engine.js';
 import { closeRedis, connectRedis, type RedisClient } from '../redis/connect.js';
@@ -25,13 +26,15 @@ export interface WorkerOptions {
   pool: pg.Pool;
   registry: HandlerRegistry;
   hooks?: RunnerHooks;
+  /** counts lease recoveries and archived rows, and watches the runner (absent when METRICS_ENABLED=false) */
+  metrics?: Metrics;
 }
 
 /**
  * A worker: the runner plus the maintenance services, on two Redis connections (commands, and
  * the wake subscription) whatever the number of clients.
  */
-export async function startWorker({ config, logger, pool, registry, hooks = {} }: WorkerOptions): Promise<WorkerProcess> {
+export async function startWorker({ config, logger, pool, registry, hooks = {}, metrics }: WorkerOptions): Promise<WorkerProcess> {
   const log = logger.child({ component: 'worker' });
   // No ioredis auto-pipelining: the runner already sends one script call per shard for all the
   // completions of an event-loop turn, and auto-pipelining's string building cost more CPU than it
@@ -44,8 +47,10 @@ export async function startWorker({ config, logger, pool, registry, hooks = {} }
   const engine = createEngine(config, redis);
   const ops = createWorkerOps(config, engine);
   const promoter = new RetryPromoter(ops, log, 1_000);
-  const recovery = new LeaseRecovery(ops, log, Math.min(1_000, Math.floor(config.LEASE_MS / 4)));
-  const archiver = new Archiver(redis, pool, engine.keys.shards, log, config.ARCHIVE_BATCH);
+  const recovery = new LeaseRecovery(ops, log, Math.min(1_000, Math.floor(config.LEASE_MS / 4)), (redelivered, deadLettered) =>
+    metrics?.leasesRecovered(redelivered, deadLettered),
+  );
+  const archiver = new Archiver(redis, pool, engine.keys.shards, log, config.ARCHIVE_BATCH, (rows) => metrics?.archived(rows));
   const runner = new Runner(
     ops,
     registry,
@@ -69,6 +74,7 @@ export async function startWorker({ config, logger, pool, registry, hooks = {} }
     },
   );
 
+  metrics?.watchRunner(runner, config.WORKER_CONCURRENCY);
   await runner.start();
   promoter.start();
   recovery.start();

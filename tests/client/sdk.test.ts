@@ -7,6 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, LaneqError, type FetchLike, type LaneqClient, type QueueEvent } from '../../src/client/index.js';
+import { hashPassword } from '../../src/auth/passwords.js';
+import { UserStore } from '../../src/auth/users.js';
 import { startTestServer, type TestServer } from '../helpers/context.js';
 import { freshUsername } from '../helpers/http.js';
 
@@ -197,6 +199,34 @@ describe('queue calls', () => {
     expect(taken.map((one) => [one?.id, one?.status, one?.result])).toEqual(accepted.map((one, i) => [one.id, 'succeeded', i + 1]));
     expect(await client.dequeue()).toBeUndefined();
     expect(await client.dequeue({ wait: 1 })).toBeUndefined();
+  });
+});
+
+describe('admin calls', () => {
+  it('reads the totals and the deepest queues, lists dead letters and retries one; a user gets 403', async () => {
+    const { client: user } = await signedIn();
+    // A sleep that outlives its timeout fails; with one attempt it is dead-lettered at once.
+    const doomed = await user.enqueue({ type: 'sleep', payload: { ms: 5_000 }, timeoutMs: 50, maxAttempts: 1 });
+    expect((await user.waitFor(doomed.id)).status).toBe('failed');
+    const done = await user.enqueue({ type: 'noop' });
+    expect((await user.waitFor(done.id)).status).toBe('succeeded');
+    await user.enqueue([{ type: 'sleep', payload: { ms: 1_000 } }, { type: 'noop' }]);
+
+    const admin = createClient({ baseUrl: server.url });
+    const name = freshUsername('sdkadmin');
+    await new UserStore(server.pool).upsertAdmin(name, await hashPassword(PASSWORD));
+    await admin.login(name, PASSWORD);
+    const overview = await admin.admin.overview({ top: 5 });
+    expect(overview.totals.pending).toBeGreaterThanOrEqual(1);
+    expect(overview.deepestQueues.length).toBeLessThanOrEqual(5);
+    expect(overview.deepestQueues[0]?.pending).toBeGreaterThanOrEqual(1);
+    const letters = await admin.admin.deadLetters({ limit: 100 });
+    expect(letters.deadLetters.find((one) => one.id === doomed.id)).toMatchObject({ status: 'failed', clientId: expect.any(String) });
+
+    expect(await admin.admin.retry(doomed.id)).toMatchObject({ id: doomed.id, status: 'queued', position: expect.any(Number) });
+    expect((await rejection(admin.admin.retry(done.id))).code).toBe('not_retryable');
+    expect((await rejection(user.admin.overview())).status).toBe(403);
+    expect((await rejection(user.admin.retry(doomed.id))).code).toBe('forbidden');
   });
 });
 
