@@ -129,7 +129,7 @@ describe('laneq', () => {
   it('cancels a request queued behind a long sleep, not the running sleep', async () => {
     const user = await signedInUser();
     const sleep = json<{ id: string }>(
-      await laneq(user, ['enqueue', 'sleep', '{"ms":20000}', '--max-attempts', '1', '--timeout-ms', '4000', '--json']),
+      await laneq(user, ['enqueue', 'sleep', '{"ms":60000}', '--max-attempts', '1', '--timeout-ms', '15000', '--json']),
     );
     const echo = expectOk(await laneq(user, ['enqueue', 'echo', '{"hello":"world"}'])).stdout.trim();
     expect(echo).toMatch(/^[0-9a-f-]{36}$/);

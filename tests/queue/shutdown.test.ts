@@ -45,8 +45,18 @@ describe('graceful shutdown', () => {
     const firstStarts: string[] = [];
     const finishedByFirst: string[] = [];
     const abortReasons: unknown[] = [];
+    // `held` runs until the test lets it go, so it is surely still running when the shutdown
+    // begins, however slow the machine (a timed sleep could end first on a loaded box).
+    let letGo: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      letGo = resolve;
+    });
     const first = await fixture.startWorker(
       {
+        held: handler(async () => {
+          await released;
+          return { held: true };
+        }),
         hang: handler(async (_payload, context) => {
           const reason = await untilAborted(context.signal);
           abortReasons.push(reason);
@@ -60,15 +70,16 @@ describe('graceful shutdown', () => {
     );
     const p = clientId('finishes');
     const q = clientId('released');
-    const [p0, p1] = await fixture.engine.enqueue(p, [req('sleep', { ms: 300 }), req('sleep', { ms: 10 })]);
+    const [p0, p1] = await fixture.engine.enqueue(p, [req('held'), req('sleep', { ms: 10 })]);
     const [q0, q1] = await fixture.engine.enqueue(q, [req('hang'), req('sleep', { ms: 10 })]);
     const hangStart = await running(q, q0?.id ?? '');
     await running(p, p0?.id ?? '');
 
     const stopping = first.stop();
     const startsBeforeStop = firstStarts.length;
-    // The sleep was still running when the shutdown began; it will be completed by the stopping worker.
+    // `held` was still running when the shutdown began; it will be completed by the stopping worker.
     expect((await fixture.engine.get(p, p0?.id ?? ''))?.status).toBe('running');
+    letGo();
     // A second worker comes up during the grace period, ready to take what the first gives back.
     const handledBySecond = new StartLog();
     const secondStarts: { id: string; attempt: number }[] = [];
@@ -79,7 +90,7 @@ describe('graceful shutdown', () => {
     await stopping;
 
     expect(finishedByFirst).toContain(`${p0?.id}:succeeded`);
-    expect(await fixture.engine.get(p, p0?.id ?? '')).toMatchObject({ status: 'succeeded', attempts: 1, result: { sleptMs: 300 } });
+    expect(await fixture.engine.get(p, p0?.id ?? '')).toMatchObject({ status: 'succeeded', attempts: 1, result: { held: true } });
     // stop() flushed the archive: the finished request is in PostgreSQL already.
     expect((await archivedRows(fixture.pool, [p0?.id ?? '']))[0]).toMatchObject({ status: 'succeeded', attempts: 1 });
     // The hanging handler was aborted for the shutdown; its completion was not sent.
