@@ -98,8 +98,9 @@ export class Archiver extends PeriodicService {
     if (entries.length === 0) return 0;
     const rows = await this.write(entries);
     const ids = entries.map(([id]) => id);
-    await this.redis.xack(shard.archive, GROUP, ...ids);
-    await this.redis.xdel(shard.archive, ...ids);
+    // Acknowledged and deleted together: a worker dying between the two would leave entries
+    // that no archiver reads again and that the backlog counts for ever.
+    await this.redis.multi().xack(shard.archive, GROUP, ...ids).xdel(shard.archive, ...ids).exec();
     this.onArchived(rows);
     return entries.length;
   }

@@ -23,3 +23,22 @@ describe('enqueue of one client', () => {
     expect(accepted.map((entry) => entry.position)).toEqual(Array.from({ length: 1_500 }, (_, n) => n));
   });
 });
+
+describe('an enqueue call sent twice', () => {
+  // ioredis sends a command again after a reconnect when the reply to the first send was lost:
+  // the script must then answer for the requests it already queued instead of queuing them again.
+  it('queues its requests once, and answers the second send with their current state', async () => {
+    const shard = fixture.engine.keys.forClient('resent');
+    const ids = ['01900000-0000-7000-8000-000000000001', '01900000-0000-7000-8000-000000000002'];
+    const args = [100, 60_000, ...ids.flatMap((id) => ['resent', id, 'noop', 'null', 1, 1_000, ''])];
+    const first = await fixture.engine.scripts.run('enqueue', shard, args);
+    const second = await fixture.engine.scripts.run('enqueue', shard, args);
+    expect(first).toEqual([
+      [ids[0], 'queued', 0],
+      [ids[1], 'queued', 1],
+    ]);
+    expect(second).toEqual(first);
+    expect(await fixture.redis.lrange(`${shard.base}q:resent`, 0, -1)).toEqual(ids);
+    expect(await fixture.redis.llen(shard.keys[0] as string)).toBe(1);
+  });
+});

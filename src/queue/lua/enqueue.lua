@@ -5,7 +5,8 @@ ARGV[4] idemTtlMs  how long an idempotency key is remembered
 ARGV[5..]          groups of 7: client, id, type, payload (JSON text), maxAttempts, timeoutMs,
                    idempotencyKey ('' for none); every client of the call is in this shard.
 Returns, per request in order: {id, status, position}; status is 'queued' for a new request, or
-the current status of the request an idempotency key already named ('archived' when that request
+the current status of the request an idempotency key already named (or of the same id, when a
+call is sent again after a lost reply) ('archived' when that request
 has left Redis retention), with position -1 when it is not queued.
 Error 'QUEUE_FULL <client>' when a client would exceed maxDepth: then nothing is written.
 Invariant kept: a client is in the ready ring iff its queue is non-empty and its head is neither
@@ -37,6 +38,12 @@ for i = 5, #ARGV, GROUP do
   local original = nil
   if key ~= '' then
     original = seenKeys[client .. '\0' .. key] or redis.call('HGET', base .. 'idem:' .. client, key)
+  end
+  -- Ids are new UUIDs made by the engine: one Redis already holds means this very call ran
+  -- before and is being sent again (ioredis resends a command whose reply a dropped connection
+  -- lost), so it is answered like a repeat instead of queuing the request twice.
+  if not original and (redis.call('HEXISTS', KEYS[2], id) == 1 or redis.call('EXISTS', base .. 'done:' .. id) == 1) then
+    original = id
   end
   if original then
     known[i] = original
