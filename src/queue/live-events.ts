@@ -96,29 +96,6 @@ export class LiveEvents {
     };
   }
 
-  /** Waits for the next event of the client matching `accept`, for at most `timeoutMs`. */
-  async next(clientId: string, accept: (event: RequestEvent) => boolean, timeoutMs: number, signal?: AbortSignal): Promise<RequestEvent | undefined> {
-    let stop: (() => void) | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    let onAbort: (() => void) | undefined;
-    try {
-      return await new Promise<RequestEvent | undefined>((resolve) => {
-        timer = setTimeout(() => resolve(undefined), timeoutMs);
-        onAbort = () => resolve(undefined);
-        signal?.addEventListener('abort', onAbort, { once: true });
-        void this.listen(clientId, (event) => {
-          if (accept(event)) resolve(event);
-        }).then((unlisten) => {
-          stop = unlisten;
-        });
-      });
-    } finally {
-      clearTimeout(timer);
-      if (onAbort) signal?.removeEventListener('abort', onAbort);
-      stop?.();
-    }
-  }
-
   get watchedClients(): number {
     return this.listeners.size;
   }

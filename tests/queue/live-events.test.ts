@@ -63,12 +63,4 @@ describe('live request events', () => {
     expect(messages.some((message) => message.startsWith('unwatched '))).toBe(false);
     expect(watchedId).toBeDefined();
   });
-
-  it('next() resolves with the first matching event, or undefined after the timeout', async () => {
-    const waiting = live.next('next-client', (event) => event.status === 'succeeded', 10_000);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const { id } = (await fixture.engine.enqueue('next-client', [request(1)]))[0] as { id: string };
-    expect(await waiting).toMatchObject({ id, status: 'succeeded', clientId: 'next-client' });
-    expect(await live.next('next-client', () => true, 100)).toBeUndefined();
-  });
 });
