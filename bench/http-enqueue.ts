@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     RATE_LIMIT_AUTH_PER_IP: '1000000',
     MAX_QUEUE_DEPTH: '100000000',
   };
-  const api = spawn(process.execPath, ['--max-semi-space-size=4', 'dist/main.js'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const api = spawn(process.execPath, ['--max-semi-space-size=4', ...(process.env.API_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.API_CPU_PROF}`] : []), 'dist/main.js'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   try {
     await waitUntilLive(base);
     const tokens = await Promise.all(Array.from({ length: connections }, (_, n) => signIn(base, n)));

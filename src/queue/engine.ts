@@ -1,9 +1,9 @@
-import { v7 as uuidv7 } from 'uuid';
 import { AppError } from '../errors.js';
 import type { RedisClient } from '../redis/connect.js';
 import { KeySpace, type ShardKeys } from './keys.js';
 import { compareEvents, type RequestEvent } from './live-events.js';
 import { decodeRecord, type RequestRecord, type RequestStatus } from './records.js';
+import { newRequestId } from './request-ids.js';
 import { Scripts } from './scripts.js';
 
 export interface EngineSettings {
@@ -118,7 +118,7 @@ export class QueueEngine {
     const args: (string | number)[] = [this.settings.maxQueueDepth, this.settings.idempotencyTtlMs];
     const ids: string[] = [];
     for (const { clientId, request } of entries) {
-      const id = uuidv7();
+      const id = newRequestId();
       ids.push(id);
       args.push(
         clientId,
