@@ -30,7 +30,7 @@ const { values } = parseArgs({
     'per-client': { type: 'string', default: '100' },
     workers: { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '128' },
-    shards: { type: 'string', default: '8' },
+    shards: { type: 'string', default: '2' },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
     postgres: { type: 'string', default: 'postgres://root@127.0.0.1:5432' },
     /** write a V8 CPU profile of each worker process into this folder */

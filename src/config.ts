@@ -46,7 +46,10 @@ export const ConfigSchema = {
     TRUST_PROXY: Flag(false, 'Take the client IP from X-Forwarded-For (set behind a load balancer).'),
     SHUTDOWN_GRACE_MS: Int(0, 600_000, 10_000, 'How long shutdown waits for in-flight HTTP requests and handlers.'),
 
-    QUEUE_SHARDS: Int(1, 1024, 8, 'Hash-tagged shards the clients are spread over (spread them over Cluster nodes).'),
+    // 2 rather than 8: on one Redis, fewer shards put more clients' completions and claims in each
+    // script call; with 10 clients a drain went from ~20,000 to ~27,500/s and with 1,000 from
+    // ~31,500 to ~35,000/s (bench/README.md). A Cluster wants a few shards per master instead.
+    QUEUE_SHARDS: Int(1, 1024, 2, 'Hash-tagged shards the clients are spread over (on Redis Cluster: a few per master).'),
     // 128 rather than 32: with more slots each complete-and-claim call carries more requests, which
     // cut the CPU of a no-op drain by a quarter (worker 1.9 → 1.2 s, Redis 3.1 → 2.6 s per 100,000,
     // bench/README.md); an idle slot costs nothing.

@@ -26,6 +26,7 @@ export function clientId(label: string): string {
 
 /** `count` fresh client ids that all live in shard `shard` of the engine's key space. */
 export function clientsInShard(engine: QueueEngine, shard: number, label: string, count = 1): string[] {
+  if (shard >= engine.keys.shards.length) throw new Error(`shard ${shard} does not exist: the engine has ${engine.keys.shards.length}`);
   const found: string[] = [];
   while (found.length < count) {
     const candidate = clientId(label);
