@@ -12,6 +12,7 @@ import { loadConfig } from '../src/config.js';
 import { createEngine, createWorkerOps } from '../src/queue/index.js';
 import type { NewRequest } from '../src/queue/engine.js';
 import type { ClaimedRequest } from '../src/queue/worker-ops.js';
+import { unlinkKeysUnder } from './cleanup.js';
 
 const { values } = parseArgs({
   options: {
@@ -103,12 +104,7 @@ async function main(): Promise<void> {
   }
   const archiveCpu = (await redisCpuSeconds()) - archiveBefore;
   console.log(`archive reads: Redis ${((archiveCpu / done) * 1e6).toFixed(1)} µs CPU per request`);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.unlink(...keys);
-  } while (cursor !== '0');
+  await unlinkKeysUnder(redis, prefix);
   redis.disconnect();
 }
 

@@ -20,6 +20,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { ensureDatabase } from '../../src/db/pool.js';
 import { KeySpace } from '../../src/queue/keys.js';
 import { freePort } from '../../tests/helpers/process.js';
+import { unlinkKeysUnder } from '../cleanup.js';
 
 export { freePort };
 
@@ -313,17 +314,7 @@ export async function isolate(
       await admin.connect();
       await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(tag)} WITH (FORCE)`);
       await admin.end();
-      await within(
-        (async () => {
-          let cursor = '0';
-          do {
-            const [next, keys] = await redis.scan(cursor, 'MATCH', `${keyPrefix}:*`, 'COUNT', 5000);
-            cursor = next;
-            if (keys.length > 0) await redis.unlink(...keys);
-          } while (cursor !== '0');
-        })(),
-        30_000,
-      );
+      await within(unlinkKeysUnder(redis, keyPrefix), 30_000);
       redis.disconnect();
       rmSync(logDir, { recursive: true, force: true });
     },

@@ -22,7 +22,7 @@ local function claimHeads(count, leaseMs, now, out)
       if leased == '0' then
         local fence = tonumber(claims) + 1
         local attempt = tonumber(attempts) + 1
-        local claimed = '{"l":1,"k":' .. fence .. ',"a":' .. attempt .. ',"s":' .. now .. ',' .. string.sub(raw, restAt)
+        local claimed = withHead(1, fence, attempt, now, string.sub(raw, restAt))
         redis.call('HSET', KEYS[2], id, claimed)
         redis.call('ZADD', KEYS[3], now + leaseMs, id)
         emitEvent(client, id, 'running', attempt, now)

@@ -5,13 +5,17 @@
 -- while every other reader, in Lua or in Node, still sees one plain JSON object.
 local RECORD_HEAD = '^{"l":(%d),"k":(%d+),"a":(%d+),"s":(%d+),'
 
+-- A stored record from its head and the rest of its JSON (everything after the head's comma).
+local function withHead(leased, claims, attempts, startedAt, rest)
+  return '{"l":' .. leased .. ',"k":' .. claims .. ',"a":' .. attempts .. ',"s":' .. startedAt .. ',' .. rest
+end
+
 local function encodeRecord(record)
   local l, k, a, s = record.l, record.k, record.a, record.s
   record.l, record.k, record.a, record.s = nil, nil, nil, nil
   local rest = cjson.encode(record)
   record.l, record.k, record.a, record.s = l, k, a, s
-  return '{"l":' .. (l or 0) .. ',"k":' .. (k or 0) .. ',"a":' .. (a or 0) .. ',"s":' .. (s or 0) .. ',' ..
-    string.sub(rest, 2)
+  return withHead(l or 0, k or 0, a or 0, s or 0, string.sub(rest, 2))
 end
 
 -- Reads the head without decoding: leased ('0' | '1'), claims, attempts, startedAt (as strings),
