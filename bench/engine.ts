@@ -22,6 +22,7 @@ import { migrate } from '../src/db/migrate.js';
 import { createPool, ensureDatabase } from '../src/db/pool.js';
 import { createEngine } from '../src/queue/index.js';
 import type { NewRequest } from '../src/queue/engine.js';
+import { countUnfinished } from '../src/queue/keys.js';
 import { cleanupBenchData } from './cleanup.js';
 
 const { values } = parseArgs({
@@ -154,8 +155,7 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
 }
 
 async function unfinished(): Promise<number> {
-  const lengths = await Promise.all(engine.keys.shards.map((shard) => redis.hlen(`${shard.base}jobs`)));
-  return lengths.reduce((sum, n) => sum + n, 0);
+  return countUnfinished(redis, engine.keys);
 }
 
 async function archiveBacklog(): Promise<number> {

@@ -58,13 +58,13 @@ export interface ApiKillReport {
   failures: string[];
 }
 
-/** Requests per batch marker, over every shard's hash of unfinished requests. */
+/** Requests per batch marker, over every shard's hashes of unfinished requests (heads and backlogs). */
 async function countByMarker(iso: Isolation): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  for (const shard of iso.keys.shards) {
+  for (const key of iso.keys.shards.flatMap((shard) => [`${shard.base}heads`, `${shard.base}jobs`])) {
     let cursor = '0';
     do {
-      const [next, entries] = await iso.redis.hscan(`${shard.base}jobs`, cursor, 'COUNT', 2_000);
+      const [next, entries] = await iso.redis.hscan(key, cursor, 'COUNT', 2_000);
       cursor = next;
       for (let n = 1; n < entries.length; n += 2) {
         const stored = JSON.parse(entries[n] as string) as { p: string };

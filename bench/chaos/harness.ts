@@ -18,7 +18,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
 import { ensureDatabase } from '../../src/db/pool.js';
-import { KeySpace } from '../../src/queue/keys.js';
+import { countUnfinished, KeySpace } from '../../src/queue/keys.js';
 import { freePort } from '../../tests/helpers/process.js';
 import { unlinkKeysUnder } from '../cleanup.js';
 
@@ -338,8 +338,7 @@ export async function abandonEverything(): Promise<void> {
 
 /** Requests not finished yet (queued, running, waiting for a retry), over every shard. */
 export async function unfinished(iso: Isolation): Promise<number> {
-  const lengths = await Promise.all(iso.keys.shards.map((shard) => iso.redis.hlen(`${shard.base}jobs`)));
-  return lengths.reduce((sum, n) => sum + n, 0);
+  return countUnfinished(iso.redis, iso.keys);
 }
 
 interface StreamState {

@@ -10,6 +10,7 @@
  */
 import { loadConfig } from '../../src/config.js';
 import { createEngine } from '../../src/queue/index.js';
+import { countUnfinished } from '../../src/queue/keys.js';
 import { connectRedis } from '../../src/redis/connect.js';
 import { TcpProxy } from '../../tests/helpers/tcp-proxy.js';
 import { killEverything, RedisServer, sleep } from './harness.js';
@@ -52,12 +53,13 @@ try {
   let duplicated = 0;
   for (let c = 0; c < CLIENTS; c += 1) {
     const { base } = engine.keys.forClient(`client-${c}`);
-    const ids = await direct.lrange(`${base}q:client-${c}`, 0, -1);
+    const head = await direct.hget(`${base}heads`, `client-${c}`);
+    const headIds = head === null ? [] : [(JSON.parse(head) as { i: string }).i];
+    const ids = [...headIds, ...(await direct.lrange(`${base}q:client-${c}`, 0, -1))];
     queued += ids.length;
     duplicated += ids.length - new Set(ids).size;
   }
-  const lengths = await Promise.all(engine.keys.shards.map((shard) => direct.hlen(`${shard.base}jobs`)));
-  const records = lengths.reduce((sum, n) => sum + n, 0);
+  const records = await countUnfinished(direct, engine.keys);
   console.log({ enqueueCallsSucceeded: ok, enqueueCallsFailed: failed, idsInQueues: queued, records, duplicatedIdsInQueues: duplicated });
   direct.disconnect();
   client.disconnect();

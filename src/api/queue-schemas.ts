@@ -159,7 +159,7 @@ export const QueueOverview = Type.Object({
     clientsWithWork: Type.Integer({ minimum: 0 }),
   }),
   deepestQueues: Type.Array(Type.Object({ clientId: Type.String(), pending: Type.Integer({ minimum: 0 }) })),
-  complete: Type.Boolean({ description: 'false when the scan of client queues stopped at its bound.' }),
+  complete: Type.Boolean({ description: 'false when the scan of client backlogs stopped at its bound: the ranking of deepestQueues may then miss some (the totals are exact).' }),
 });
 
 export const DeadLetterQuery = Type.Object(

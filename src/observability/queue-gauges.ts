@@ -1,6 +1,6 @@
 /**
  * Queue-wide gauges, read from the per-shard structures Redis already keeps up to date, never
- * from a scan over clients: per shard one pipeline of O(1) commands (HLEN, ZCARD, LLEN, HGET,
+ * from a scan over clients: per shard one pipeline of O(1) commands (HLEN, ZCARD, HGET,
  * XLEN, the oldest archive entry and Redis's clock), whatever the number of clients or requests.
  * The reading is shared by all gauges of one scrape and cached briefly, so concurrent scrapes
  * (two Prometheus servers, a curl) cost one reading.
@@ -24,9 +24,11 @@ export interface QueueSnapshot {
 const CACHE_MS = 1_000;
 
 interface ShardReading {
-  jobs: number;
+  /** unfinished requests: clients' heads plus their backlogs */
+  unfinished: number;
+  /** clients with unfinished requests (one head each) */
+  heads: number;
   running: number;
-  ready: number;
   delayed: number;
   failed: number;
   archived: number;
@@ -35,11 +37,11 @@ interface ShardReading {
 }
 
 /** Shard key names, by their position in ShardKeys.keys (see keys.ts SHARD_KEY_NAMES). */
-const READY = 0;
 const JOBS = 1;
 const LEASES = 2;
 const DELAYED = 3;
 const STATS = 5;
+const HEADS = 7;
 
 async function readShard(redis: RedisClient, shard: ShardKeys): Promise<ShardReading> {
   const key = (index: number) => shard.keys[index] as string;
@@ -47,8 +49,8 @@ async function readShard(redis: RedisClient, shard: ShardKeys): Promise<ShardRea
   const replies = await redis
     .pipeline()
     .hlen(key(JOBS))
+    .hlen(key(HEADS))
     .zcard(key(LEASES))
-    .llen(key(READY))
     .zcard(key(DELAYED))
     .hget(key(STATS), 'failed')
     .xlen(shard.archive)
@@ -60,15 +62,15 @@ async function readShard(redis: RedisClient, shard: ShardKeys): Promise<ShardRea
     if (error) throw error;
     return value;
   });
-  const [jobs, running, ready, delayed, failed, archived, oldest, time] = values as [
+  const [backlog, heads, running, delayed, failed, archived, oldest, time] = values as [
     number, number, number, number, string | null, number, [string, string[]][], [string, string],
   ];
   // A stream entry id starts with the Redis time (ms) it was added at.
   const oldestId = oldest[0]?.[0];
   return {
-    jobs,
+    unfinished: backlog + heads,
+    heads,
     running,
-    ready,
     delayed,
     failed: Number(failed ?? 0),
     archived,
@@ -88,14 +90,11 @@ function combine(readings: ShardReading[]): QueueSnapshot {
     archiveOldestAgeSeconds: 0,
   };
   for (const reading of readings) {
-    // `jobs` holds every unfinished request, running ones included.
-    snapshot.pending += Math.max(0, reading.jobs - reading.running);
+    snapshot.pending += Math.max(0, reading.unfinished - reading.running);
     snapshot.running += reading.running;
     snapshot.waitingRetry += reading.delayed;
     snapshot.deadLettered += reading.failed;
-    // A client with work is in exactly one place: the ready ring, running (one lease per client),
-    // or waiting for its head's retry.
-    snapshot.clientsWithWork += reading.ready + reading.running + reading.delayed;
+    snapshot.clientsWithWork += reading.heads;
     snapshot.archiveBacklog += reading.archived;
     if (reading.oldestArchiveMs !== undefined) {
       const age = Math.max(0, reading.nowMs - reading.oldestArchiveMs) / 1000;

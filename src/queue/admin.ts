@@ -26,13 +26,23 @@ const LLEN_BATCH = 1_000;
 /** Newest entries read from each shard's archive stream when listing dead letters (each holds a whole record). */
 const STREAM_PEEK = 100;
 
+interface ShardTotals {
+  /** clients with unfinished requests */
+  heads: number;
+  /** unfinished requests behind their client's head */
+  backlog: number;
+  running: number;
+  waitingRetry: number;
+  deadLettered: number;
+}
+
 /** Each node that holds keys: the one server, or every master of a Cluster. */
 function nodesOf(redis: QueueEngine['redis']): Redis[] {
   return redis instanceof Cluster ? redis.nodes('master') : [redis];
 }
 
 /** Keys matching `pattern` (SCAN, never KEYS), at most `max` of them; `complete` says whether all were seen. */
-async function scanKeys(redis: QueueEngine['redis'], pattern: string, max: number): Promise<{ keys: string[]; complete: boolean }> {
+export async function scanKeys(redis: QueueEngine['redis'], pattern: string, max: number): Promise<{ keys: string[]; complete: boolean }> {
   const keys: string[] = [];
   for (const node of nodesOf(redis)) {
     let cursor = '0';
@@ -47,32 +57,33 @@ async function scanKeys(redis: QueueEngine['redis'], pattern: string, max: numbe
 }
 
 /**
- * Operator views over all shards. The queue figures come from SCAN over the `q:*` keys with
- * LLEN, not from a script: an admin page may cost a pass over the key space, bounded by
- * OVERVIEW_MAX_QUEUES, and a script could not SCAN a Cluster's nodes anyway. Running, waiting and
- * dead-letter totals are exact (per-shard structures); pending and the ranking are exact only
+ * Operator views over all shards. The totals are exact and cheap: per shard, the heads hash has one
+ * field per client with work and the jobs hash one per request behind a head. The ranking of the
+ * deepest queues comes from SCAN over the backlog keys (`q:*`, which only clients with two or more
+ * unfinished requests have) with LLEN: an admin page may cost a pass over the key space, bounded
+ * by OVERVIEW_MAX_QUEUES, and a script could not SCAN a Cluster's nodes anyway; it is exact only
  * when `complete`. Each figure is read at a slightly different moment: a snapshot, not a ledger.
  */
 export class QueueAdmin {
   constructor(private readonly engine: QueueEngine) {}
 
   async overview(top: number): Promise<QueueOverview> {
+    const shardTotals = await Promise.all(this.engine.keys.shards.map((shard) => this.shardTotals(shard.base)));
+    const sum = (pick: (totals: ShardTotals) => number) => shardTotals.reduce((total, totals) => total + pick(totals), 0);
+    const running = sum((totals) => totals.running);
     const { keys, complete } = await scanKeys(this.engine.redis, `${this.engine.keys.prefix}:{s*}:q:*`, OVERVIEW_MAX_QUEUES);
     const lengths = await this.lengths(keys);
-    const shardTotals = await Promise.all(this.engine.keys.shards.map((shard) => this.shardTotals(shard.base)));
-    const running = shardTotals.reduce((sum, totals) => sum + totals.running, 0);
-    const queued = lengths.reduce((sum, length) => sum + length, 0);
-    const queues = keys.map((key, index) => ({ clientId: key.slice(key.indexOf('}:q:') + 4), length: lengths[index] ?? 0 }));
+    // A backlog key's client also has a head: one more request than the key holds.
+    const queues = keys.map((key, index) => ({ clientId: key.slice(key.indexOf('}:q:') + 4), length: (lengths[index] ?? 0) + 1 }));
     return {
       totals: {
-        // A running request stays at the head of its queue: the lengths count it too.
-        pending: Math.max(0, queued - running),
+        pending: Math.max(0, sum((totals) => totals.heads + totals.backlog) - running),
         running,
-        waitingRetry: shardTotals.reduce((sum, totals) => sum + totals.waitingRetry, 0),
-        deadLettered: shardTotals.reduce((sum, totals) => sum + totals.deadLettered, 0),
-        clientsWithWork: queues.filter((queue) => queue.length > 0).length,
+        waitingRetry: sum((totals) => totals.waitingRetry),
+        deadLettered: sum((totals) => totals.deadLettered),
+        clientsWithWork: sum((totals) => totals.heads),
       },
-      deepestQueues: await this.deepest(queues, top),
+      deepestQueues: await this.deepest(await this.withSingleRequestClients(queues, top), top),
       complete,
     };
   }
@@ -107,13 +118,37 @@ export class QueueAdmin {
     return lengths;
   }
 
-  private async shardTotals(base: string): Promise<{ running: number; waitingRetry: number; deadLettered: number }> {
-    const [running, waitingRetry, deadLettered] = await Promise.all([
+  private async shardTotals(base: string): Promise<ShardTotals> {
+    const [heads, backlog, running, waitingRetry, deadLettered] = await Promise.all([
+      this.engine.redis.hlen(`${base}heads`),
+      this.engine.redis.hlen(`${base}jobs`),
       this.engine.redis.zcard(`${base}leases`),
       this.engine.redis.zcard(`${base}delayed`),
       this.engine.redis.hget(`${base}stats`, 'failed'),
     ]);
-    return { running, waitingRetry, deadLettered: Number(deadLettered ?? 0) };
+    return { heads, backlog, running, waitingRetry, deadLettered: Number(deadLettered ?? 0) };
+  }
+
+  /**
+   * When fewer than `top` clients have a backlog, the ranking is filled with clients that have a
+   * single request (a head and no backlog key), found with one HSCAN page per shard.
+   */
+  private async withSingleRequestClients(
+    queues: { clientId: string; length: number }[],
+    top: number,
+  ): Promise<{ clientId: string; length: number }[]> {
+    if (queues.length >= top) return queues;
+    const listed = new Set(queues.map((queue) => queue.clientId));
+    const filled = [...queues];
+    for (const shard of this.engine.keys.shards) {
+      const [, fields] = await this.engine.redis.hscan(`${shard.base}heads`, '0', 'COUNT', top);
+      for (let i = 0; i < fields.length && filled.length < top; i += 2) {
+        const clientId = fields[i] as string;
+        if (!listed.has(clientId)) filled.push({ clientId, length: 1 });
+      }
+      if (filled.length >= top) break;
+    }
+    return filled;
   }
 
   /** The `top` longest queues, by pending requests (the running head does not count). */

@@ -148,7 +148,7 @@ export class QueueEngine {
       | [RequestStatus, string, number]
       | null;
     if (!reply) return undefined;
-    return decodeRecord(id, reply[1], reply[0], reply[2]);
+    return decodeRecord(id, reply[1], reply[0], reply[2], clientId);
   }
 
   async cancel(clientId: string, id: string): Promise<CancelOutcome> {
@@ -162,7 +162,7 @@ export class QueueEngine {
     if (outcome === 'not_found' || json === null) return { outcome: 'not_found' };
     const stored = JSON.parse(json) as { st?: RequestStatus; a: number };
     const status: RequestStatus = stored.st ?? (stored.a > 0 ? 'running' : 'queued');
-    return { outcome, record: decodeRecord(id, json, outcome === 'cancelled' ? 'cancelled' : status) };
+    return { outcome, record: decodeRecord(id, json, outcome === 'cancelled' ? 'cancelled' : status, undefined, clientId) };
   }
 
   /**
@@ -231,7 +231,7 @@ export class QueueEngine {
       options.limit,
       options.status ?? '',
     ])) as [string, RequestStatus, string, number][][];
-    return reply.flat().map(([id, status, json, position]) => decodeRecord(id, json, status, position));
+    return reply.flat().map(([id, status, json, position]) => decodeRecord(id, json, status, position, clientId));
   }
 
   /**

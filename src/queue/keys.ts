@@ -3,18 +3,20 @@
  * tag puts all keys of shard n in one Redis Cluster slot, so every script touches one slot.
  * A client lives in exactly one shard, chosen by a stable hash of its id.
  *
- * Per shard (passed to every script as KEYS[1..7], in this order):
+ * Per shard (passed to every script as KEYS[1..8], in this order):
  *   ready    LIST   clients whose head request can start now (the round-robin ring)
- *   jobs     HASH   request id -> JSON record of every unfinished request (running ones carry
- *                   their lease mark and the fencing token of their latest claim)
- *   leases   ZSET   running request ids by lease deadline (ms, Redis clock)
+ *   jobs     HASH   request id -> JSON record of every unfinished request behind its client's head
+ *   leases   ZSET   clients whose head is running, by lease deadline (ms, Redis clock)
  *   delayed  ZSET   client ids by the due time of their head's retry
  *   archive  STREAM final records on their way to PostgreSQL
  *   stats    HASH   shard totals of failed and cancelled requests
  *   watch    ZSET   clients whose request events an API process wants (open long polls and
  *                   event streams), scored by until when (ms, Redis clock)
+ *   heads    HASH   client id -> JSON record of its head request (running ones carry their lease
+ *                   mark and the fencing token of their latest claim); a field iff it has work
  * Per client, derived inside the scripts from the shard's key base:
- *   q:<client>       LIST   the client's queue of request ids, head first (the head stays while it runs)
+ *   q:<client>       LIST   the ids of the client's requests behind its head (its backlog), oldest first;
+ *                           absent while it has one request or none
  *   fin:<client>     LIST   ids of its finished requests, oldest first (count-bounded retention);
  *                           also its outbox, read through the cursor `deq` of client:<client>
  *   idem:<client>    HASH   idempotency key -> request id
@@ -23,13 +25,13 @@
  * Pub/sub: `<prefix>:wake` wakes idle workers; `<prefix>:{s<n>}:events` carries the state changes
  * of watched clients. Outside the shards: the auth keys.
  */
-export const SHARD_KEY_NAMES = ['ready', 'jobs', 'leases', 'delayed', 'archive', 'stats', 'watch'] as const;
+export const SHARD_KEY_NAMES = ['ready', 'jobs', 'leases', 'delayed', 'archive', 'stats', 'watch', 'heads'] as const;
 
 export interface ShardKeys {
   index: number;
   /** `<prefix>:{s<n>}:`, the base of the per-client keys built inside the scripts */
   base: string;
-  /** KEYS[1..7] of every engine script */
+  /** KEYS[1..8] of every engine script */
   keys: string[];
   archive: string;
   /** pub/sub channel of the state changes of this shard's watched clients */
@@ -76,4 +78,15 @@ export class KeySpace {
     const { base } = this.forClient(clientId);
     return ['q', 'fin', 'idem', 'client'].map((name) => `${base}${name}:${clientId}`);
   }
+}
+
+/**
+ * Requests not finished yet (queued, running, waiting for a retry) over every shard: each client's
+ * head plus its backlog. For tools and benchmarks; O(shards) commands.
+ */
+export async function countUnfinished(redis: { hlen(key: string): Promise<number> }, keys: KeySpace): Promise<number> {
+  const lengths = await Promise.all(
+    keys.shards.flatMap((shard) => [redis.hlen(`${shard.base}heads`), redis.hlen(`${shard.base}jobs`)]),
+  );
+  return lengths.reduce((sum, n) => sum + n, 0);
 }

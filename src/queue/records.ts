@@ -41,8 +41,12 @@ export interface RequestRecord {
 
 /** The record as the Lua scripts store it: short keys, because every queued byte counts. */
 export interface StoredRecord {
+  /** final records: the request id */
   id?: string;
-  c: string;
+  /** unfinished records: the request id */
+  i?: string;
+  /** final records: the client (an unfinished record is found through its client, so it names none) */
+  c?: string;
   t: string;
   p: string;
   m: number;
@@ -65,15 +69,22 @@ export interface StoredRecord {
 
 const parseJson = (text: string | undefined): unknown => (text === undefined ? undefined : JSON.parse(text));
 
-export function decodeRecord(id: string, json: string, status: RequestStatus, position?: number): RequestRecord {
-  return decodeStored(id, JSON.parse(json) as StoredRecord, status, position);
+/** `clientId` names the client of an unfinished record (final records name it themselves). */
+export function decodeRecord(id: string, json: string, status: RequestStatus, position?: number, clientId?: string): RequestRecord {
+  return decodeStored(id, JSON.parse(json) as StoredRecord, status, position, clientId);
 }
 
 /** The record of a request from its stored form (from Redis, or rebuilt from the archive). */
-export function decodeStored(id: string, stored: StoredRecord, status: RequestStatus, position?: number): RequestRecord {
+export function decodeStored(
+  id: string,
+  stored: StoredRecord,
+  status: RequestStatus,
+  position?: number,
+  clientId?: string,
+): RequestRecord {
   const record: RequestRecord = {
     id,
-    clientId: stored.c,
+    clientId: stored.c ?? clientId ?? '',
     type: stored.t,
     status,
     attempts: stored.a,

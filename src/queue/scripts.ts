@@ -22,6 +22,7 @@ export const SCRIPT_NAMES = [
   'client_events_since',
   'list_client_requests',
   'requeue_dead_letter',
+  'upgrade_client_layout',
 ] as const;
 
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
@@ -48,7 +49,7 @@ interface LoadedScript {
 /**
  * The only caller of the engine's Lua scripts. Each script is sent by SHA (EVALSHA); a Redis that
  * does not know it yet (first call, restart, failover, another Cluster node) answers NOSCRIPT and
- * gets the source once by EVAL, which also caches it there. Every script takes the seven shard keys,
+ * gets the source once by EVAL, which also caches it there. Every script takes the eight shard keys,
  * so the same call works on a single Redis and on a Cluster.
  *
  * Why not ioredis `defineCommand`: inside a pipeline (and so with auto-pipelining) it cannot tell

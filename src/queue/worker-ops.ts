@@ -17,6 +17,9 @@ export interface ClaimedRequest {
   enqueuedAt: number;
 }
 
+/** What names one claim: a lease is the client's (one request in flight per client). */
+export type LeaseHolder = Pick<ClaimedRequest, 'clientId' | 'id' | 'fence'>;
+
 export interface ClaimBatch {
   /** clients still waiting in the shard's ready ring after this claim */
   remaining: number;
@@ -99,9 +102,9 @@ export class WorkerOps {
   }
 
   /** Extends leases; returns the ids whose lease was lost (their handlers must stop). */
-  async heartbeat(shard: ShardKeys, running: { id: string; fence: string }[]): Promise<string[]> {
+  async heartbeat(shard: ShardKeys, running: LeaseHolder[]): Promise<string[]> {
     const args: (string | number)[] = [this.settings.leaseMs];
-    for (const { id, fence } of running) args.push(id, fence);
+    for (const { clientId, id, fence } of running) args.push(clientId, id, fence);
     return (await this.engine.scripts.run('heartbeat', shard, args)) as string[];
   }
 
@@ -123,9 +126,9 @@ export class WorkerOps {
     return { promoted, nextDueInMs };
   }
 
-  async releaseLeases(shard: ShardKeys, running: { id: string; fence: string }[]): Promise<string[]> {
+  async releaseLeases(shard: ShardKeys, running: LeaseHolder[]): Promise<string[]> {
     const args: string[] = [];
-    for (const { id, fence } of running) args.push(id, fence);
+    for (const { clientId, id, fence } of running) args.push(clientId, id, fence);
     return (await this.engine.scripts.run('release_leases', shard, args)) as string[];
   }
 }

@@ -349,7 +349,7 @@ export class Runner {
         try {
           const lost = await this.ops.heartbeat(
             shard,
-            entries.map(({ request }) => ({ id: request.id, fence: request.fence })),
+            entries.map(({ request }) => request),
           );
           for (const id of lost) {
             const entry = this.running.get(id);
@@ -387,7 +387,7 @@ export class Runner {
         this.ops
           .releaseLeases(
             shard,
-            entries.map(({ request }) => ({ id: request.id, fence: request.fence })),
+            entries.map(({ request }) => request),
           )
           .then((released) => this.log.info({ released: released.length }, 'leases given back'))
           .catch((error: unknown) => this.log.warn({ err: error }, 'could not give leases back; they will expire')),

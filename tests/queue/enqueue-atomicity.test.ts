@@ -17,7 +17,9 @@ describe('enqueue of one client', () => {
     const refused = await fixture.engine.enqueue('big', Array.from({ length: 2_000 }, () => noop)).catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(AppError);
     expect((refused as AppError).code).toBe('queue_full');
-    expect(await fixture.redis.llen(`${fixture.engine.keys.forClient('big').base}q:big`)).toBe(0);
+    const { base } = fixture.engine.keys.forClient('big');
+    expect(await fixture.redis.llen(`${base}q:big`)).toBe(0);
+    expect(await fixture.redis.hexists(`${base}heads`, 'big')).toBe(0);
 
     const accepted = await fixture.engine.enqueue('big', Array.from({ length: 1_500 }, () => noop));
     expect(accepted.map((entry) => entry.position)).toEqual(Array.from({ length: 1_500 }, (_, n) => n));
@@ -38,7 +40,9 @@ describe('an enqueue call sent twice', () => {
       [ids[1], 'queued', 1],
     ]);
     expect(second).toEqual(first);
-    expect(await fixture.redis.lrange(`${shard.base}q:resent`, 0, -1)).toEqual(ids);
-    expect(await fixture.redis.llen(shard.keys[0] as string)).toBe(1);
+    // The first is the client's head; the second alone waits behind it.
+    expect(JSON.parse((await fixture.redis.hget(`${shard.base}heads`, 'resent')) ?? '{}')).toMatchObject({ i: ids[0] });
+    expect(await fixture.redis.lrange(`${shard.base}q:resent`, 0, -1)).toEqual([ids[1]]);
+    expect(await fixture.redis.lrange(shard.keys[0] as string, 0, -1)).toEqual(['resent']);
   });
 });

@@ -65,8 +65,8 @@ describe('fencing', () => {
     expect(Number(second?.fence)).toBeGreaterThan(Number(first?.fence));
 
     // The old fence can no longer keep the lease alive; the new one can.
-    expect(await fixture.ops.heartbeat(shard, [{ id: a?.id ?? '', fence: first?.fence ?? '' }])).toEqual([a?.id]);
-    expect(await fixture.ops.heartbeat(shard, [{ id: a?.id ?? '', fence: second?.fence ?? '' }])).toEqual([]);
+    expect(await fixture.ops.heartbeat(shard, [{ clientId: client, id: a?.id ?? '', fence: first?.fence ?? '' }])).toEqual([a?.id]);
+    expect(await fixture.ops.heartbeat(shard, [{ clientId: client, id: a?.id ?? '', fence: second?.fence ?? '' }])).toEqual([]);
 
     const before = await fixture.engine.get(client, a?.id ?? '');
     const staleOk = await fixture.ops.complete(first as ClaimedRequest, { ok: true, resultJson: '"stale"' }, 0);
@@ -172,7 +172,8 @@ describe('leases with a running worker', () => {
     // the worker; a heartbeat landing in between extends the lease again, so repeat until done.
     const shard = fixture.engine.keys.forClient(client);
     await eventually(async () => {
-      await fixture.redis.zadd(`${shard.base}leases`, 'XX', 0, id);
+      // A lease is the client's: one request of a client runs at a time.
+      await fixture.redis.zadd(`${shard.base}leases`, 'XX', 0, client);
       await fixture.ops.recoverExpiredLeases(shard);
       return ((await fixture.engine.get(client, id))?.history.length ?? 0) > 0;
     });

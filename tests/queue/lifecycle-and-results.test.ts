@@ -60,16 +60,16 @@ async function kindsOf(client: string): Promise<string[]> {
   return [...new Set((await keysOfClient(fixture.redis, fixture.config.KEY_PREFIX, client)).map(keyKind))].sort();
 }
 
-/** Nothing of the client in the shard-wide structures: ring, retry schedule, jobs, leases. */
+/** Nothing of the client in the shard-wide structures: ring, retry schedule, heads, jobs, leases. */
 async function shardHoldsNothingOf(client: string, ids: string[]): Promise<void> {
   const { base } = fixture.engine.keys.forClient(client);
   expect(await fixture.redis.lpos(`${base}ready`, client)).toBeNull();
   expect(await fixture.redis.zscore(`${base}delayed`, client)).toBeNull();
+  expect(await fixture.redis.zscore(`${base}leases`, client)).toBeNull();
+  expect(await fixture.redis.hexists(`${base}heads`, client)).toBe(0);
   expect(await fixture.redis.hmget(`${base}jobs`, ...ids)).toEqual(ids.map(() => null));
-  const leased = await Promise.all(ids.map((id) => fixture.redis.zscore(`${base}leases`, id)));
-  expect(leased).toEqual(ids.map(() => null));
-  const jobs = await fixture.redis.hvals(`${base}jobs`);
-  expect(jobs.filter((json) => json.includes(client))).toEqual([]);
+  const unfinished = [...(await fixture.redis.hvals(`${base}jobs`)), ...(await fixture.redis.hvals(`${base}heads`))];
+  expect(unfinished.filter((json) => ids.some((id) => json.includes(id)))).toEqual([]);
 }
 
 /**
@@ -122,6 +122,30 @@ describe('queue lifecycle', () => {
       const ttl = await fixture.redis.pttl(`${fixture.engine.keys.forClient(client).base}done:${id}`);
       expect(ttl).toBeGreaterThan(0);
     }
+  });
+
+  it('keeps a client with one request in its shard’s heads hash, with no key of its own', async () => {
+    const client = clientId('single');
+    const { base } = fixture.engine.keys.forClient(client);
+    const [a] = await fixture.engine.enqueue(client, [req('gated', { gate: 'single-a' })]);
+    // The promise of a small footprint: a key costs Redis more than the request itself.
+    expect(await kindsOf(client)).toEqual([]);
+    expect(JSON.parse((await fixture.redis.hget(`${base}heads`, client)) ?? '{}')).toMatchObject({ i: a?.id, a: 0 });
+
+    const [b] = await fixture.engine.enqueue(client, [req('gated', {})]);
+    expect(await kindsOf(client)).toEqual(['q']);
+    expect(await fixture.redis.lrange(`${base}q:${client}`, 0, -1)).toEqual([b?.id]);
+
+    const log = new StartLog();
+    const gates = new Gates();
+    await fixture.startWorker(testHandlers(log, gates));
+    await eventually(() => log.ofRequest(a?.id ?? '').length === 1);
+    gates.open('single-a');
+    await eventually(() => allIn(fixture.engine, client, [a?.id ?? '', b?.id ?? ''], ['succeeded']));
+    expect(log.ofClient(client).map((event) => event.id)).toEqual([a?.id, b?.id]);
+    // b became the head when a ended, which removed the backlog key; then b ended too.
+    expect(await kindsOf(client)).not.toContain('q');
+    expect(await fixture.redis.hexists(`${base}heads`, client)).toBe(0);
   });
 
   it('removes an idle client’s keys at logout at once, and keeps none for a client without work', async () => {

@@ -1,7 +1,7 @@
 --[[ client_events_since: the state changes of one client's requests after a moment, rebuilt from
 the records Redis holds, so that an event stream can resume after a reconnect (Last-Event-ID)
 without any event having been stored.
-KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] client
 ARGV[4] since   time (ms, Redis clock) of the last event the client saw
 ARGV[5] limit   most requests looked at in each of the queue and the finished list
@@ -38,22 +38,20 @@ end
 
 -- Queued and running requests: the head (it may have started after `since`), then the newest
 -- enqueued ones, newest first, until one was enqueued before `since`.
-local queue = base .. 'q:' .. client
-local function addUnfinished(id)
-  local raw = redis.call('HGET', KEYS[2], id)
-  if not raw then return nil end
+local function addUnfinished(id, raw)
   local record = cjson.decode(raw)
   add(id, 'queued', 0, record.e)
   if isLeased(record) then add(id, 'running', record.a, record.s) end
   return record
 end
-local head = redis.call('LINDEX', queue, 0)
-if head then addUnfinished(head) end
-local newest = redis.call('LRANGE', queue, -limit, -1)
+local head = redis.call('HGET', KEYS[8], client)
+if head then addUnfinished(cjson.decode(head).i, head) end
+local newest = redis.call('LRANGE', base .. 'q:' .. client, -limit, -1)
 for i = #newest, 1, -1 do
-  if newest[i] ~= head then
-    local record = addUnfinished(newest[i])
-    if record and record.e <= since then break end
+  local raw = redis.call('HGET', KEYS[2], newest[i])
+  if raw then
+    local record = addUnfinished(newest[i], raw)
+    if record.e <= since then break end
   end
 end
 return out

@@ -1,5 +1,5 @@
 --[[ client_stats: one client's queue figures, read atomically.
-KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] client
 Returns {pending, running, succeeded, failed, cancelled, oldestPendingEnqueuedAt (-1 if none),
 now}. pending counts queued requests, including one waiting for its retry. ]]
@@ -7,16 +7,19 @@ now}. pending counts queued requests, including one waiting for its retry. ]]
 --- @include "includes/record"
 
 local client = ARGV[3]
-local queue = base .. 'q:' .. client
-local length = redis.call('LLEN', queue)
+local backlog = base .. 'q:' .. client
+local head = redis.call('HGET', KEYS[8], client)
+local length = (head and 1 or 0) + redis.call('LLEN', backlog)
 local running, oldest = 0, -1
-if length > 0 then
-  local head = cjson.decode(redis.call('HGET', KEYS[2], redis.call('LINDEX', queue, 0)) or '{}')
-  if isLeased(head) then running = 1 end
-  local firstPending = redis.call('LINDEX', queue, running)
-  if firstPending then
-    local raw = redis.call('HGET', KEYS[2], firstPending)
+if head then
+  local record = cjson.decode(head)
+  if isLeased(record) then
+    running = 1
+    local firstPending = redis.call('LINDEX', backlog, 0)
+    local raw = firstPending and redis.call('HGET', KEYS[2], firstPending)
     if raw then oldest = cjson.decode(raw).e end
+  else
+    oldest = record.e
   end
 end
 local counts = redis.call('HMGET', base .. 'client:' .. client, 'succeeded', 'failed', 'cancelled')

@@ -1,6 +1,6 @@
 --[[ complete: ends attempts (successes and failures) of one shard and claims the next heads in the
 same call, so a worker's freed slots are refilled without another round trip.
-KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] retentionMs  how long final records stay readable in Redis
 ARGV[4] keep         most finished records kept per client
 ARGV[5] claimCount   how many heads to claim for the freed slots (0 to claim none)
@@ -25,43 +25,38 @@ local now = nowMs()
 
 -- A success, the hot path: the final record is spliced from the stored one without decoding it.
 local function succeed(id, client, raw, claims, attempts, startedAt, restAt, value)
-  redis.call('LPOP', base .. 'q:' .. client)
-  local final = '{"id":"' .. id .. '","st":"succeeded","f":' .. now .. ',"r":' .. cjson.encode(value) ..
-    ',"k":' .. claims .. ',"a":' .. attempts .. ',"s":' .. startedAt .. ',' .. string.sub(raw, restAt)
+  local final = '{"id":"' .. id .. '","c":' .. cjson.encode(client) .. ',"st":"succeeded","f":' .. now ..
+    ',"r":' .. cjson.encode(value) .. ',"k":' .. claims .. ',"a":' .. attempts .. ',"s":' .. startedAt .. ',' ..
+    string.sub(raw, restAt)
   storeFinal(id, client, 'succeeded', final, attempts, now, keep)
   advanceClient(client)
   return 'succeeded'
 end
 
-local function fail(id, record, value, retryDelayMs)
-  local client = record.c
+local function fail(client, record, value, retryDelayMs)
   record.l = 0
   local err = cjson.decode(value)
   recordAttemptFailure(record, err, now)
   if retryDelayMs >= 0 and record.a < record.m then
     record.w = now + retryDelayMs
-    redis.call('HSET', KEYS[2], id, encodeRecord(record))
+    redis.call('HSET', KEYS[8], client, encodeRecord(record))
     redis.call('ZADD', KEYS[4], record.w, client)
-    emitEvent(client, id, 'queued', record.a, now)
+    emitEvent(client, record.i, 'queued', record.a, now)
     return 'retrying'
   end
-  redis.call('LPOP', base .. 'q:' .. client)
-  finish(id, record, 'failed', nil, err, now, keep)
+  finish(client, record, 'failed', nil, err, now, keep)
   advanceClient(client)
   return 'failed'
 end
 
 local function completeOne(id, client, fence, outcome, value, retryDelayMs)
-  local raw = redis.call('HGET', KEYS[2], id)
+  local raw = redis.call('HGET', KEYS[8], client)
   if not raw then return 'stale' end
-  local leased, claims, attempts, startedAt, restAt = recordHead(raw)
-  -- The client named by the worker must be the record's: it decides which queue moves on.
-  if leased ~= '1' or claims ~= fence or not string.find(raw, '"c":' .. cjson.encode(client), restAt, true) then
-    return 'stale'
-  end
-  redis.call('ZREM', KEYS[3], id)
+  local leased, claims, attempts, startedAt, headId, restAt = recordHead(raw)
+  if leased ~= '1' or claims ~= fence or headId ~= id then return 'stale' end
+  redis.call('ZREM', KEYS[3], client)
   if outcome == 'ok' then return succeed(id, client, raw, claims, attempts, startedAt, restAt, value) end
-  return fail(id, cjson.decode(raw), value, retryDelayMs)
+  return fail(client, cjson.decode(raw), value, retryDelayMs)
 end
 
 local results = {}

@@ -1,5 +1,5 @@
 --[[ dequeue_result: hands out the oldest finished request of a client not yet dequeued.
-KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] client
 The outbox is fin:<client> read through a cursor: the client's counters (succeeded + failed +
 cancelled) number its finished requests, field `deq` of client:<client> counts those dequeued,

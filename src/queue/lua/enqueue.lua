@@ -1,5 +1,5 @@
 --[[ enqueue: appends requests to their clients' queues, all or none.
-KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] maxDepth   most requests one client may have pending (queued or running)
 ARGV[4] idemTtlMs  how long an idempotency key is remembered
 ARGV[5..]          groups of 7: client, id, type, payload (JSON text), maxAttempts, timeoutMs,
@@ -12,17 +12,17 @@ Error 'QUEUE_FULL <client>' when a client would exceed maxDepth: then nothing is
 Invariant kept: a client is in the ready ring iff its queue is non-empty and its head is neither
 running nor waiting for a retry; so only a queue going from empty to non-empty joins the ring. ]]
 --- @include "includes/shard_keys"
---- @include "includes/record"
+--- @include "includes/client_queue"
 
 local maxDepth = tonumber(ARGV[3])
 local idemTtlMs = tonumber(ARGV[4])
 local GROUP = 7
 
 local function existingStatus(client, id)
-  local raw = redis.call('HGET', KEYS[2], id)
+  local raw, position = findUnfinished(client, id)
   if raw then
-    if isLeased(cjson.decode(raw)) then return 'running', -1 end
-    return 'queued', redis.call('LPOS', base .. 'q:' .. client, id) or -1
+    if position == 0 and isLeased(cjson.decode(raw)) then return 'running', -1 end
+    return 'queued', position
   end
   local done = redis.call('GET', base .. 'done:' .. id)
   if done then return cjson.decode(done).st, -1 end
@@ -42,7 +42,7 @@ for i = 5, #ARGV, GROUP do
   -- Ids are new UUIDs made by the engine: one Redis already holds means this very call ran
   -- before and is being sent again (ioredis resends a command whose reply a dropped connection
   -- lost), so it is answered like a repeat instead of queuing the request twice.
-  if not original and (redis.call('HEXISTS', KEYS[2], id) == 1 or redis.call('EXISTS', base .. 'done:' .. id) == 1) then
+  if not original and (findUnfinished(client, id) or redis.call('EXISTS', base .. 'done:' .. id) == 1) then
     original = id
   end
   if original then
@@ -53,7 +53,7 @@ for i = 5, #ARGV, GROUP do
   end
 end
 for client, count in pairs(added) do
-  if redis.call('LLEN', base .. 'q:' .. client) + count > maxDepth then
+  if pendingCount(client) + count > maxDepth then
     return redis.error_reply('QUEUE_FULL ' .. client)
   end
 end
@@ -68,28 +68,26 @@ for i = 5, #ARGV, GROUP do
     local status, position = existingStatus(client, known[i])
     out[#out + 1] = { known[i], status, position }
   else
-    redis.call('HSET', KEYS[2], id, encodeRecord({
-      c = client, t = ARGV[i + 2], p = ARGV[i + 3], m = tonumber(ARGV[i + 4]), o = tonumber(ARGV[i + 5]),
-      e = now, a = 0,
+    local position = appendRequest(client, id, encodeRecord({
+      i = id, t = ARGV[i + 2], p = ARGV[i + 3], m = tonumber(ARGV[i + 4]), o = tonumber(ARGV[i + 5]), e = now, a = 0,
     }))
-    local length = redis.call('RPUSH', base .. 'q:' .. client, id)
     if not touched[client] then
       touched[client] = true
       local meta = base .. 'client:' .. client
       redis.call('HDEL', meta, 'gone')
-      if length == 1 then
+      if position == 0 then
         -- A new busy period: retention countdowns wait until the queue drains again.
         redis.call('PERSIST', meta)
         redis.call('PERSIST', base .. 'fin:' .. client)
       end
     end
-    if length == 1 then pushReady(client) end
+    if position == 0 then pushReady(client) end
     if key ~= '' then
       redis.call('HSET', base .. 'idem:' .. client, key, id)
       redis.call('PEXPIRE', base .. 'idem:' .. client, idemTtlMs)
     end
     emitEvent(client, id, 'queued', 0, now)
-    out[#out + 1] = { id, 'queued', length - 1 }
+    out[#out + 1] = { id, 'queued', position }
   end
 end
 readyLengthAndWake()

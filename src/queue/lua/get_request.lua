@@ -1,20 +1,18 @@
 --[[ get_request: reads one request of a client, in whatever state it is, in one atomic look.
-KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] client  the caller; another client's request reads as absent
 ARGV[4] id
-Returns {status, record JSON, position} — status 'queued' | 'running' (record from jobs, position
+Returns {status, record JSON, position} — status 'queued' | 'running' (the stored record, position
 = requests of the client ahead of it) or the final status (record from done:<id>, position -1) —
 or false when Redis no longer holds the request (it may be in the PostgreSQL archive). ]]
 --- @include "includes/shard_keys"
---- @include "includes/record"
+--- @include "includes/client_queue"
 
 local client, id = ARGV[3], ARGV[4]
-local raw = redis.call('HGET', KEYS[2], id)
+local raw, position = findUnfinished(client, id)
 if raw then
-  local record = cjson.decode(raw)
-  if record.c ~= client then return false end
-  if isLeased(record) then return { 'running', raw, 0 } end
-  return { 'queued', raw, redis.call('LPOS', base .. 'q:' .. client, id) or -1 }
+  if position == 0 and isLeased(cjson.decode(raw)) then return { 'running', raw, 0 } end
+  return { 'queued', raw, position }
 end
 local done = redis.call('GET', base .. 'done:' .. id)
 if done then

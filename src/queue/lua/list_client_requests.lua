@@ -1,13 +1,13 @@
 --[[ list_client_requests: a page of one client's requests as Redis holds them, newest first, in
 one atomic look. Read-only.
-KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] client
 ARGV[4] before  only ids that sort below this one ('' = from the newest)
 ARGV[5] limit   most records returned from each of the two sources below
 ARGV[6] status  '' for any, or one of queued | running | succeeded | failed | cancelled
 Returns {live, finished}, two lists of {id, status, record JSON, position}, largest id first:
-  live      its unfinished requests (q:<client>, records from jobs); position = requests of the
-            client ahead of it (0 for the running head)
+  live      its unfinished requests (its head, then q:<client> with records from jobs); position
+            = requests of the client ahead of it (0 for the head)
   finished  its finished requests still in retention (fin:<client>, records from done:<id>),
             position -1; a dead letter that was requeued is live again and left out here
 Each list holds the `limit` largest ids below `before` that have `status`. ids are uuidv7, so
@@ -16,7 +16,7 @@ MAX_QUEUE_DEPTH and RESULT_RETENTION_COUNT): a dead letter requeued by an admini
 its queue's tail with an old id, so neither list is strictly sorted and no walk can stop early;
 records are read only for ids that would make the page. ]]
 --- @include "includes/shard_keys"
---- @include "includes/record"
+--- @include "includes/client_queue"
 
 local client, before, limit, wanted = ARGV[3], ARGV[4], tonumber(ARGV[5]), ARGV[6]
 
@@ -42,15 +42,18 @@ local function top(ids, accept)
   return values
 end
 
+local headRaw = redis.call('HGET', KEYS[8], client)
+local headId = headRaw and select(5, recordHead(headRaw)) or nil
+
 local function liveRequests()
-  local queue = redis.call('LRANGE', base .. 'q:' .. client, 0, -1)
-  local head = queue[1] and redis.call('HGET', KEYS[2], queue[1])
-  local headRunning = head and isLeased(cjson.decode(head))
-  return top(queue, function(index, id)
-    local running = index == 1 and headRunning
-    local status = running and 'running' or 'queued'
+  local ids = redis.call('LRANGE', base .. 'q:' .. client, 0, -1)
+  if headId then table.insert(ids, 1, headId) end
+  local headRunning = headRaw and isLeased(cjson.decode(headRaw))
+  return top(ids, function(index, id)
+    local isHead = index == 1 and headId ~= nil
+    local status = (isHead and headRunning) and 'running' or 'queued'
     if wanted ~= '' and wanted ~= status then return nil end
-    local raw = redis.call('HGET', KEYS[2], id)
+    local raw = isHead and headRaw or redis.call('HGET', KEYS[2], id)
     if not raw then return nil end
     return { id, status, raw, index - 1 }
   end)
@@ -62,7 +65,7 @@ local function finishedRequests()
     -- An id listed twice finished twice (a retried dead letter): the latest entry speaks for it.
     if seen[id] then return nil end
     seen[id] = true
-    if redis.call('HEXISTS', KEYS[2], id) == 1 then return nil end
+    if id == headId or redis.call('HEXISTS', KEYS[2], id) == 1 then return nil end
     local raw = redis.call('GET', base .. 'done:' .. id)
     if not raw then return nil end -- out of retention: the archive has it
     local status = cjson.decode(raw).st

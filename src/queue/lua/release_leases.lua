@@ -1,7 +1,7 @@
 --[[ release_leases: a worker shutting down gives back requests it will not finish, so another
 worker starts them at once instead of waiting for the lease to expire.
-KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
-ARGV[3..] pairs: id, fence
+KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+ARGV[3..] groups of 3: client, id, fence
 Returns the ids given back. The interrupted attempt is not counted against maxAttempts: the
 request did not fail, its worker left. Its client re-enters the ring at the head. ]]
 --- @include "includes/shard_keys"
@@ -9,16 +9,16 @@ request did not fail, its worker left. Its client re-enters the ring at the head
 
 local now = nowMs()
 local released = {}
-for i = 3, #ARGV, 2 do
-  local id = ARGV[i]
-  local record = leasedRecord(id, ARGV[i + 1])
+for i = 3, #ARGV, 3 do
+  local client, id = ARGV[i], ARGV[i + 1]
+  local record = leasedHead(client, id, ARGV[i + 2])
   if record then
-    redis.call('ZREM', KEYS[3], id)
+    redis.call('ZREM', KEYS[3], client)
     record.l = 0
     record.a = record.a - 1
-    redis.call('HSET', KEYS[2], id, encodeRecord(record))
-    pushReady(record.c, true)
-    emitEvent(record.c, id, 'queued', record.a, now)
+    redis.call('HSET', KEYS[8], client, encodeRecord(record))
+    pushReady(client, true)
+    emitEvent(client, id, 'queued', record.a, now)
     released[#released + 1] = id
   end
 end

@@ -1,6 +1,6 @@
 --[[ requeue_dead_letter: puts a dead-lettered (failed) request back at the tail of its client's
 queue, for an administrator's retry.
-KEYS[1..7] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
+KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] wake channel.
 ARGV[3] client    the request's client (this shard is its shard)
 ARGV[4] id
 ARGV[5] record    its final record JSON (as finish() writes it), read from the PostgreSQL archive
@@ -19,22 +19,20 @@ the retry is not the client returning. The shard's dead-letter total (stats `fai
 one. The client's own counters are left as they are: they number its outbox (see
 dequeue_result.lua), so the request's next end is counted, and handed out, once more. ]]
 --- @include "includes/shard_keys"
---- @include "includes/record"
+--- @include "includes/client_queue"
 
 local client, id, maxDepth = ARGV[3], ARGV[4], tonumber(ARGV[6])
-if redis.call('HEXISTS', KEYS[2], id) == 1 then return { 'not_retryable', -1 } end
+if findUnfinished(client, id) then return { 'not_retryable', -1 } end
 local record = cjson.decode(redis.call('GET', base .. 'done:' .. id) or ARGV[5])
 if record.c ~= client then return { 'not_found', -1 } end
 if record.st ~= 'failed' then return { 'not_retryable', -1 } end
-local queue = base .. 'q:' .. client
-if redis.call('LLEN', queue) + 1 > maxDepth then return redis.error_reply('QUEUE_FULL ' .. client) end
+if pendingCount(client) + 1 > maxDepth then return redis.error_reply('QUEUE_FULL ' .. client) end
 
 -- The claim counter carries on, so that a fence handed out before the dead letter never matches again.
-redis.call('HSET', KEYS[2], id, encodeRecord({
-  c = client, t = record.t, p = record.p, m = record.m, o = record.o, e = record.e, a = 0, k = record.k, h = record.h,
+local position = appendRequest(client, id, encodeRecord({
+  i = id, t = record.t, p = record.p, m = record.m, o = record.o, e = record.e, a = 0, k = record.k, h = record.h,
 }))
-local length = redis.call('RPUSH', queue, id)
-if length == 1 then
+if position == 0 then
   redis.call('PERSIST', base .. 'client:' .. client)
   redis.call('PERSIST', base .. 'fin:' .. client)
   pushReady(client)
@@ -42,4 +40,4 @@ end
 emitEvent(client, id, 'queued', 0, nowMs())
 if tonumber(redis.call('HGET', KEYS[6], 'failed') or 0) > 0 then redis.call('HINCRBY', KEYS[6], 'failed', -1) end
 readyLengthAndWake()
-return { 'queued', length - 1 }
+return { 'queued', position }

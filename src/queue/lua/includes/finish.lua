@@ -1,4 +1,4 @@
---- @include "includes/record"
+--- @include "includes/client_queue"
 -- Final records waiting for the archive stream. A script appends them here and writes them with
 -- flushArchive() before it returns: one stream entry carries up to ARCHIVE_ENTRY_RECORDS records
 -- ('r' fields), which costs Redis (and the archiver's reads, acks and deletes) far less than one
@@ -20,12 +20,11 @@ local function flushArchive()
   archiveBatch = {}
 end
 
--- Keeps a final record (JSON text) readable and queues it for the archive: the record leaves
--- `jobs`, a final copy stays readable (done:<id>, expiring after the retention window, and at most
--- `keep` per client: fin:<client> lists them in finish order and is also the client's outbox,
--- read through a cursor). The caller has already taken the id off the client's queue.
+-- Keeps a final record (JSON text) readable and queues it for the archive: a final copy stays
+-- readable (done:<id>, expiring after the retention window, and at most `keep` per client:
+-- fin:<client> lists them in finish order and is also the client's outbox, read through a cursor).
+-- The caller has already taken the request out of the client's queue.
 local function storeFinal(id, client, status, final, attempt, now, keep)
-  redis.call('HDEL', KEYS[2], id)
   redis.call('SET', base .. 'done:' .. id, final, 'PX', retentionMs)
   local finished = base .. 'fin:' .. client
   local count = redis.call('RPUSH', finished, id)
@@ -40,9 +39,12 @@ local function storeFinal(id, client, status, final, attempt, now, keep)
   emitEvent(client, id, status, attempt, now)
 end
 
--- Moves a request to its final state from its decoded record (see storeFinal).
-local function finish(id, record, status, result, err, now, keep)
+-- Moves a request of `client` to its final state from its decoded record (see storeFinal).
+local function finish(client, record, status, result, err, now, keep)
+  local id = record.i
+  record.i = nil
   record.id = id
+  record.c = client
   record.st = status
   record.f = now
   record.r = result
@@ -50,17 +52,12 @@ local function finish(id, record, status, result, err, now, keep)
   record.w = nil
   record.l = nil
   if record.s == 0 then record.s = nil end -- never started (cancelled)
-  storeFinal(id, record.c, status, cjson.encode(record), record.a, now, keep)
+  storeFinal(id, client, status, cjson.encode(record), record.a, now, keep)
 end
 
--- After a client's head ended: back to the tail of the ring if more is queued. A drained client
--- keeps nothing but expiring retention: its finished list and counters start their countdown,
--- and a logged-out client's idempotency keys go at once.
-local function advanceClient(client)
-  if redis.call('LLEN', base .. 'q:' .. client) > 0 then
-    pushReady(client)
-    return
-  end
+-- A drained client keeps nothing but expiring retention: its finished list and counters start
+-- their countdown, and a logged-out client's idempotency keys go at once.
+local function clientDrained(client)
   local meta = base .. 'client:' .. client
   if redis.call('HGET', meta, 'gone') == '1' then
     redis.call('HDEL', meta, 'gone')
@@ -68,6 +65,16 @@ local function advanceClient(client)
   end
   redis.call('PEXPIRE', meta, retentionMs)
   redis.call('PEXPIRE', base .. 'fin:' .. client, retentionMs)
+end
+
+-- After a client's head ended: its next request becomes the head and the client goes back to the
+-- tail of the ring, or the client is drained.
+local function advanceClient(client)
+  if promoteNext(client) then
+    pushReady(client)
+  else
+    clientDrained(client)
+  end
 end
 
 -- Appends one attempt to the record's history (only failed attempts are kept).

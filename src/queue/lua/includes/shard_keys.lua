@@ -1,23 +1,30 @@
--- Every engine script receives the same seven shard keys, all in one hash slot ({s<n>}):
+-- Every engine script receives the same eight shard keys, all in one hash slot ({s<n>}):
 --   KEYS[1] ready    LIST   clients whose head request can start now (the round-robin ring)
---   KEYS[2] jobs     HASH   request id -> JSON record, for every request not yet finished
---   KEYS[3] leases   ZSET   running request ids scored by lease deadline (Redis clock, ms)
+--   KEYS[2] jobs     HASH   request id -> JSON record, for every unfinished request behind its
+--                           client's head (the client's backlog)
+--   KEYS[3] leases   ZSET   clients whose head is running, scored by lease deadline (Redis clock, ms)
 --   KEYS[4] delayed  ZSET   client ids scored by the time their head's retry is due
 --   KEYS[5] archive  STREAM final records waiting to be written to PostgreSQL
 --   KEYS[6] stats    HASH   shard totals of failed and cancelled requests
 --   KEYS[7] watch    ZSET   client ids whose events some API process wants, scored by until when
+--   KEYS[8] heads    HASH   client id -> JSON record of its head request (running, waiting for a
+--                           retry or next to start); a field exists iff the client has unfinished work
 -- and ARGV[1] = the shard's key base "<prefix>:{s<n>}:", from which per-client keys are derived
 -- (q:<client>, fin:<client>, idem:<client>, client:<client>, done:<id>). Those keys carry the same
--- hash tag, so they live in the slot of KEYS[1..7] and Redis Cluster accepts the access; they
+-- hash tag, so they live in the slot of KEYS[1..8] and Redis Cluster accepts the access; they
 -- cannot be listed in KEYS because which client comes next is only known inside the script.
 -- ARGV[2] = the wake channel, published to when the ready ring goes from empty to non-empty.
 --
--- Record fields (short, because every queued byte counts): c client, t type, p payload JSON text,
+-- A client's queue is its head (a field of `heads`) followed by its backlog (q:<client>, ids whose
+-- records are in `jobs`). A client with one request has no key of its own: most clients of a busy
+-- service have one or two requests queued, and a key costs Redis about 200 bytes.
+--
+-- Record fields (short, because every queued byte counts): i id, t type, p payload JSON text,
 -- m maxAttempts, o timeoutMs, e enqueuedAt, a attempts started, k claims made (the fencing token
 -- of the latest claim), l = 1 while leased (running, else 0), s startedAt of the latest attempt
--- (0 before the first); l, k, a, s always lead the stored JSON in that order (includes/record.lua),
--- w retry due time, h failed attempts {a, s, f, er}; final records add id, st status, f finishedAt,
--- r result JSON text, er error {message, code}.
+-- (0 before the first); l, k, a, s, i always lead the stored JSON in that order (includes/record.lua),
+-- w retry due time, h failed attempts {a, s, f, er}; final records replace i by id and add
+-- c client, st status, f finishedAt, r result JSON text, er error {message, code}.
 local base = ARGV[1]
 local wakeChannel = ARGV[2]
 

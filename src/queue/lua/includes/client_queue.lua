@@ -1,0 +1,52 @@
+--- @include "includes/record"
+-- A client's queue: its head record in `heads` (KEYS[8]) and its backlog of ids in q:<client>,
+-- whose records wait in `jobs` (KEYS[2]). See includes/shard_keys.lua.
+
+-- The client's unfinished requests: its head, if any, and its backlog.
+local function pendingCount(client)
+  return redis.call('HEXISTS', KEYS[8], client) + redis.call('LLEN', base .. 'q:' .. client)
+end
+
+-- Appends a new request (its stored record) to the client's queue. Returns how many of the
+-- client's requests are ahead of it: 0 means it became the head, and the caller makes the client
+-- ready.
+local function appendRequest(client, id, record)
+  if redis.call('HSETNX', KEYS[8], client, record) == 1 then return 0 end
+  redis.call('HSET', KEYS[2], id, record)
+  return redis.call('RPUSH', base .. 'q:' .. client, id)
+end
+
+-- After the head ended: the next request of the backlog becomes the head. Returns false when the
+-- client has nothing left (its head field is gone).
+local function promoteNext(client)
+  local backlog = base .. 'q:' .. client
+  while true do
+    local id = redis.call('LPOP', backlog)
+    if not id then
+      redis.call('HDEL', KEYS[8], client)
+      return false
+    end
+    local raw = redis.call('HGET', KEYS[2], id)
+    if raw then
+      redis.call('HDEL', KEYS[2], id)
+      redis.call('HSET', KEYS[8], client, raw)
+      return true
+    end
+    -- An id without a record cannot run: skip it so the client's queue moves on.
+  end
+end
+
+-- Where a request of the client stands: its stored record and how many of the client's requests
+-- are ahead of it (0 for the head), or nil when it is not among the client's unfinished requests.
+local function findUnfinished(client, id)
+  local head = redis.call('HGET', KEYS[8], client)
+  if head then
+    local _, _, _, _, headId = recordHead(head)
+    if headId == id then return head, 0 end
+  end
+  local raw = redis.call('HGET', KEYS[2], id)
+  if not raw then return nil end
+  local index = redis.call('LPOS', base .. 'q:' .. client, id)
+  if not index then return nil end -- another client's request
+  return raw, index + 1
+end

@@ -1,0 +1,71 @@
+/**
+ * `npm run upgrade:redis`: queues written in the layout before the heads hash (every record in
+ * jobs naming its client, the head first in q:<client>, leases by request id) are rewritten into
+ * today's, and then run in order with nothing lost, the running head's lease carried over.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { upgradeRedisLayout } from '../../src/queue/upgrade-layout.js';
+import { engineFixture, eventually, type EngineFixture } from '../helpers/engine.js';
+import { StartLog, allIn, clientId, handler, keysOfClient, keyKind } from '../helpers/queue.js';
+
+let fixture: EngineFixture;
+beforeAll(async () => {
+  fixture = await engineFixture();
+});
+afterAll(async () => {
+  await fixture.cleanup();
+});
+
+/** Writes a client's queue as the earlier layout stored it; the first request may be leased. */
+async function writeOldLayout(client: string, ids: string[], headLease?: { fence: number; deadline: number }): Promise<void> {
+  const { base } = fixture.engine.keys.forClient(client);
+  const enqueuedAt = Date.now();
+  for (const [index, id] of ids.entries()) {
+    const leased = index === 0 && headLease !== undefined;
+    const head = leased ? `{"l":1,"k":${headLease.fence},"a":1,"s":${enqueuedAt},` : '{"l":0,"k":0,"a":0,"s":0,';
+    const rest = `"c":${JSON.stringify(client)},"t":"rec","p":${JSON.stringify(JSON.stringify({ n: index }))},"m":3,"o":60000,"e":${enqueuedAt}}`;
+    await fixture.redis.hset(`${base}jobs`, id, head + rest);
+    await fixture.redis.rpush(`${base}q:${client}`, id);
+  }
+  if (headLease) await fixture.redis.zadd(`${base}leases`, headLease.deadline, ids[0] as string);
+  else await fixture.redis.rpush(`${base}ready`, client);
+}
+
+const idsOf = (label: string, count: number) =>
+  Array.from({ length: count }, (_, n) => `01900000-0000-7000-8000-${label.padStart(6, '0')}${String(n).padStart(6, '0')}`);
+
+describe('upgrading the Redis layout', () => {
+  it('rewrites old queues once, keeps their order and the running lease, and they then run to the end', async () => {
+    const busy = clientId('old-busy');
+    const single = clientId('old-single');
+    const busyIds = idsOf('1', 3);
+    const singleIds = idsOf('2', 1);
+    // busy's head was running on a worker that is gone: its lease deadline has passed.
+    await writeOldLayout(busy, busyIds, { fence: 4, deadline: 0 });
+    await writeOldLayout(single, singleIds);
+
+    expect(await upgradeRedisLayout(fixture.engine)).toEqual({ clients: 2, requests: 4 });
+    expect(await upgradeRedisLayout(fixture.engine)).toEqual({ clients: 0, requests: 0 });
+
+    const { base } = fixture.engine.keys.forClient(busy);
+    expect(await fixture.redis.lrange(`${base}q:${busy}`, 0, -1)).toEqual(busyIds.slice(1));
+    expect(await fixture.redis.zscore(`${base}leases`, busy)).toBe('0');
+    expect(await fixture.engine.get(busy, busyIds[0] as string)).toMatchObject({ status: 'running', clientId: busy, attempts: 1 });
+    expect(await fixture.engine.get(busy, busyIds[2] as string)).toMatchObject({ status: 'queued', position: 2 });
+    expect(await fixture.engine.get(single, singleIds[0] as string)).toMatchObject({ status: 'queued', position: 0 });
+    const kinds = (await keysOfClient(fixture.redis, fixture.config.KEY_PREFIX, single)).map(keyKind);
+    expect(kinds).toEqual([]);
+
+    const log = new StartLog();
+    await fixture.startWorker({ rec: handler((payload, context) => log.record('w', payload, context)) });
+    await eventually(() => allIn(fixture.engine, busy, busyIds, ['succeeded']));
+    await eventually(() => allIn(fixture.engine, single, singleIds, ['succeeded']));
+    // The expired lease was taken back and its request delivered again first, as attempt 2.
+    expect(log.ofClient(busy).map((event) => [event.id, event.attempt])).toEqual([
+      [busyIds[0], 2],
+      [busyIds[1], 1],
+      [busyIds[2], 1],
+    ]);
+    expect(log.ofClient(single).map((event) => event.id)).toEqual(singleIds);
+  });
+});
