@@ -58,3 +58,9 @@ export class AppError extends Error {
     };
   }
 }
+
+/** 429 with Retry-After (whole seconds, at least 1) for a limit that frees up in `msBeforeNext`. */
+export function rateLimited(msBeforeNext: number): AppError {
+  const seconds = Math.max(1, Math.ceil(msBeforeNext / 1000));
+  return new AppError('rate_limited', undefined, { retryAfterSeconds: seconds }, { 'retry-after': String(seconds) });
+}

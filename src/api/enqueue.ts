@@ -1,9 +1,6 @@
-import { RateLimiterRedis } from 'rate-limiter-flexible';
 import type { Static } from 'typebox';
-import { guard } from '../auth/rate-limits.js';
 import { AppError } from '../errors.js';
 import type { NewRequest } from '../queue/engine.js';
-import type { RedisClient } from '../redis/connect.js';
 import type { HandlerRegistry } from '../worker/handlers/registry.js';
 import type { enqueueSchemas } from './queue-schemas.js';
 
@@ -61,25 +58,4 @@ export function toNewRequest(body: NewRequestBody, where: string, registry: Hand
     timeoutMs: body.timeoutMs ?? settings.DEFAULT_TIMEOUT_MS,
     ...(body.idempotencyKey === undefined ? {} : { idempotencyKey: body.idempotencyKey }),
   };
-}
-
-/**
- * Enqueue calls per client per second. The counter lives in Redis (rate-limiter-flexible's atomic
- * INCR+EXPIRE), so every API instance shares it; a batch counts as one call.
- */
-export class EnqueueRateLimit {
-  private readonly limiter: RateLimiterRedis;
-
-  constructor(redis: RedisClient, keyPrefix: string, perSecond: number) {
-    this.limiter = new RateLimiterRedis({
-      storeClient: redis,
-      keyPrefix: `${keyPrefix}:queue:rl:enqueue`,
-      points: perSecond,
-      duration: 1,
-    });
-  }
-
-  async count(clientId: string): Promise<void> {
-    await guard(() => this.limiter.consume(clientId));
-  }
 }

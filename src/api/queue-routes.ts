@@ -10,7 +10,7 @@ import type { ArchiveReader } from '../queue/archive-reader.js';
 import type { Accepted as EngineAccepted, NewRequest as EngineRequest, QueueEngine } from '../queue/engine.js';
 import type { RequestRecord, RequestStatus } from '../queue/records.js';
 import type { HandlerRegistry } from '../worker/handlers/registry.js';
-import { EnqueueRateLimit, toNewRequest, type NewRequestBody } from './enqueue.js';
+import { toNewRequest, type NewRequestBody } from './enqueue.js';
 import {
   Accepted,
   AcceptedBatch,
@@ -52,7 +52,6 @@ const ARCHIVE_CATCH_UP_MS = 3_000;
  * requests: another client's request id answers 404, exactly like an unknown or malformed one.
  */
 export const queueRoutes: FastifyPluginAsyncTypebox<QueueRouteOptions> = async (app, { config, engine, registry, archive, live, onAccepted }) => {
-  const rateLimit = new EnqueueRateLimit(engine.redis, config.KEY_PREFIX, config.RATE_LIMIT_ENQUEUE_PER_S);
   const { NewRequest, NewBatch, EnqueueBody } = enqueueSchemas({
     maxAttempts: config.MAX_ATTEMPTS_LIMIT,
     maxTimeoutMs: config.MAX_TIMEOUT_MS,
@@ -81,7 +80,8 @@ export const queueRoutes: FastifyPluginAsyncTypebox<QueueRouteOptions> = async (
   app.post(
     '/api/queue/enqueue',
     {
-      onRequest: [app.requireAuth, async (request) => rateLimit.count(claimsOf(request).sub)],
+      // The session's revocation and the rate limit are checked by the enqueue script itself.
+      onRequest: app.requireToken,
       bodyLimit: config.ENQUEUE_BODY_LIMIT_BYTES,
       validatorCompiler: (route) =>
         route.httpPart === 'body' ? compileBranches('requests', NewBatch, NewRequest) : schemaCompiler(route),
@@ -94,13 +94,17 @@ export const queueRoutes: FastifyPluginAsyncTypebox<QueueRouteOptions> = async (
       },
     },
     async (request, reply) => {
-      const clientId = claimsOf(request).sub;
+      const claims = claimsOf(request);
+      const clientId = claims.sub;
       const body = request.body;
       const batch = 'requests' in body;
       const items: NewRequestBody[] = batch ? body.requests : [body];
       const requests = items.map((item, index) => toNewRequest(item, batch ? `requests[${index}].` : '', registry, config));
       // At most MAX_BATCH requests of one client: one engine script call, so all or none.
-      const enqueued = await engine.enqueue(clientId, requests);
+      const enqueued = await engine.enqueue(clientId, requests, {
+        sessionFamily: claims.sid,
+        perSecond: config.RATE_LIMIT_ENQUEUE_PER_S,
+      });
       onAccepted?.(clientId, requests, enqueued);
       const accepted = await Promise.all(enqueued.map((one) => answerFor(clientId, one)));
       return reply.code(202).send(batch ? { requests: accepted } : (accepted[0] as Static<typeof Accepted>));

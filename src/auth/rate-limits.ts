@@ -1,5 +1,5 @@
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
-import { AppError } from '../errors.js';
+import { rateLimited } from '../errors.js';
 import type { RedisClient } from '../redis/connect.js';
 
 export interface AuthRateLimitSettings {
@@ -41,7 +41,7 @@ export class AuthRateLimits {
   async assertLoginAllowed(username: string): Promise<void> {
     const state = await guard(() => this.loginFailures.get(username.toLowerCase()));
     if (state && state.consumedPoints >= this.loginFailures.points) {
-      throw tooMany(state.msBeforeNext);
+      throw rateLimited(state.msBeforeNext);
     }
   }
 
@@ -54,17 +54,13 @@ export class AuthRateLimits {
   }
 }
 
-function tooMany(msBeforeNext: number): AppError {
-  const seconds = Math.max(1, Math.ceil(msBeforeNext / 1000));
-  return new AppError('rate_limited', undefined, { retryAfterSeconds: seconds }, { 'retry-after': String(seconds) });
-}
 
 /** rate-limiter-flexible rejects with a RateLimiterRes when the limit is hit, or an Error. */
 export async function guard<T>(operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();
   } catch (rejection) {
-    if (rejection instanceof RateLimiterRes) throw tooMany(rejection.msBeforeNext);
+    if (rejection instanceof RateLimiterRes) throw rateLimited(rejection.msBeforeNext);
     throw rejection;
   }
 }

@@ -1,25 +1,23 @@
+import type { KeySpace } from '../queue/keys.js';
 import type { RedisClient } from '../redis/connect.js';
 
 /**
  * Revoked session families, in Redis so that every API instance sees a logout at once. An entry
- * lives exactly as long as an access token of that family could still be valid.
+ * lives exactly as long as an access token of that family could still be valid. It sits in its
+ * user's queue shard (KeySpace.revokedKey), so that an enqueue checks it inside its own script.
  */
 export class RevocationList {
   constructor(
     private readonly redis: RedisClient,
-    private readonly keyPrefix: string,
+    private readonly keys: KeySpace,
     private readonly accessTtlSeconds: number,
   ) {}
 
-  private key(familyId: string): string {
-    return `${this.keyPrefix}:auth:revoked:${familyId}`;
+  async revoke(userId: string, familyId: string): Promise<void> {
+    await this.redis.set(this.keys.revokedKey(userId, familyId), '1', 'EX', this.accessTtlSeconds);
   }
 
-  async revoke(familyId: string): Promise<void> {
-    await this.redis.set(this.key(familyId), '1', 'EX', this.accessTtlSeconds);
-  }
-
-  async isRevoked(familyId: string): Promise<boolean> {
-    return (await this.redis.exists(this.key(familyId))) === 1;
+  async isRevoked(userId: string, familyId: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.revokedKey(userId, familyId))) === 1;
   }
 }

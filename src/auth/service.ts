@@ -62,7 +62,7 @@ export class AuthService {
     const outcome = await this.sessions.rotate(refreshToken);
     if (outcome.kind === 'invalid') throw new AppError('invalid_refresh_token');
     if (outcome.kind === 'reused') {
-      await this.revocations.revoke(outcome.familyId);
+      await this.revocations.revoke(outcome.userId, outcome.familyId);
       throw new AppError('refresh_token_reused');
     }
     const user = await this.users.findById(outcome.issued.userId);
@@ -72,14 +72,22 @@ export class AuthService {
 
   /** Access tokens stop at once (Redis), refresh tokens too (PostgreSQL). */
   async logout(claims: AccessClaims): Promise<void> {
-    await this.revocations.revoke(claims.sid);
+    await this.revocations.revoke(claims.sub, claims.sid);
     await this.sessions.revokeFamily(claims.sid);
     for (const listener of this.logoutListeners) await listener(claims.sub);
   }
 
+  /**
+   * The claims of a valid access token, without asking whether its session was logged out: only
+   * for a call whose own Redis script checks that (an enqueue, see QueueEngine.enqueue).
+   */
+  async verifyAccessToken(accessToken: string): Promise<AccessClaims> {
+    return this.tokens.verify(accessToken);
+  }
+
   async authenticate(accessToken: string): Promise<AccessClaims> {
     const claims = await this.tokens.verify(accessToken);
-    if (await this.revocations.isRevoked(claims.sid)) {
+    if (await this.revocations.isRevoked(claims.sub, claims.sid)) {
       throw new AppError('unauthorized', 'The session was logged out.');
     }
     return claims;

@@ -1,4 +1,4 @@
-import { AppError } from '../errors.js';
+import { AppError, rateLimited } from '../errors.js';
 import type { RedisClient } from '../redis/connect.js';
 import { KeySpace, type ShardKeys } from './keys.js';
 import { compareEvents, type RequestEvent } from './live-events.js';
@@ -57,6 +57,16 @@ export interface ListOptions {
 
 export type RequeueOutcome = { outcome: 'queued'; position: number } | { outcome: 'not_retryable' | 'not_found' };
 
+/**
+ * What an API call's enqueue checks of its caller in the same script call (one round trip): the
+ * session it authenticated with is not logged out, and the client's calls this second stay
+ * within `perSecond`.
+ */
+export interface CallerCheck {
+  sessionFamily: string;
+  perSecond: number;
+}
+
 /** Enough entries per script call to amortise the round trip, few enough to keep Redis responsive. */
 const ENQUEUE_CHUNK = 1_000;
 
@@ -77,11 +87,15 @@ export class QueueEngine {
     this.scripts = new Scripts(redis, this.keys.wakeChannel);
   }
 
-  /** Appends a client's requests to its queue in order, all or none. */
-  async enqueue(clientId: string, requests: NewRequest[]): Promise<Accepted[]> {
+  /**
+   * Appends a client's requests to its queue in order, all or none. With `caller`, the call is
+   * refused (AppError unauthorized or rate_limited, nothing written) when the caller's session is
+   * logged out or its rate is used up.
+   */
+  async enqueue(clientId: string, requests: NewRequest[], caller?: CallerCheck): Promise<Accepted[]> {
     // One script call whatever the count: a client's requests are all in or all out.
     const entries = requests.map((request) => ({ clientId, request }));
-    return this.enqueueChunk(this.keys.forClient(clientId), entries);
+    return this.enqueueChunk(this.keys.forClient(clientId), entries, caller && { clientId, ...caller });
   }
 
   /**
@@ -114,8 +128,18 @@ export class QueueEngine {
     return results;
   }
 
-  private async enqueueChunk(shard: ShardKeys, entries: { clientId: string; request: NewRequest }[]): Promise<Accepted[]> {
-    const args: (string | number)[] = [this.settings.maxQueueDepth, this.settings.idempotencyTtlMs];
+  private async enqueueChunk(
+    shard: ShardKeys,
+    entries: { clientId: string; request: NewRequest }[],
+    caller?: CallerCheck & { clientId: string },
+  ): Promise<Accepted[]> {
+    const args: (string | number)[] = [
+      this.settings.maxQueueDepth,
+      this.settings.idempotencyTtlMs,
+      caller?.clientId ?? '',
+      caller?.sessionFamily ?? '',
+      caller?.perSecond ?? 0,
+    ];
     const ids: string[] = [];
     for (const { clientId, request } of entries) {
       const id = newRequestId();
@@ -135,11 +159,20 @@ export class QueueEngine {
       // An idempotent repeat answers the earlier request's id instead of the one made here.
       return reply.map(([id, status, position], n) => (id === ids[n] ? { id, status, position, created: true } : { id, status, position }));
     } catch (error) {
-      if (error instanceof Error && error.message.includes('QUEUE_FULL')) {
-        throw new AppError('queue_full', `The queue already holds ${this.settings.maxQueueDepth} pending requests.`);
-      }
-      throw error;
+      throw this.enqueueRefusal(error);
     }
+  }
+
+  /** The typed error for an enqueue script's refusal (see enqueue.lua), or the error itself. */
+  private enqueueRefusal(error: unknown): unknown {
+    if (!(error instanceof Error)) return error;
+    if (error.message.includes('QUEUE_FULL')) {
+      return new AppError('queue_full', `The queue already holds ${this.settings.maxQueueDepth} pending requests.`);
+    }
+    if (error.message.includes('REVOKED')) return new AppError('unauthorized', 'The session was logged out.');
+    const limited = /RATE_LIMITED (-?\d+)/.exec(error.message);
+    if (limited) return rateLimited(Number(limited[1]));
+    return error;
   }
 
   /** A client's request as Redis holds it, or undefined (unknown, another client's, or archived). */

@@ -22,6 +22,8 @@
  *   idem:<client>    HASH   idempotency key -> request id
  *   client:<client>  HASH   its counters (succeeded, failed, cancelled), outbox cursor, logged-out mark
  *   done:<id>        STRING final record JSON, expiring after the retention window
+ *   revoked:<family> STRING a logged-out session family of one of the shard's clients (auth)
+ *   rl:<client>      STRING the client's enqueue calls in the current second (rate limit)
  * Pub/sub: `<prefix>:wake` wakes idle workers; `<prefix>:{s<n>}:events` carries the state changes
  * of watched clients. Outside the shards: the auth keys.
  */
@@ -72,6 +74,14 @@ export class KeySpace {
   /** The shard named by a wake message (the message is the shard's ready key). */
   shardOfReadyKey(readyKey: string): ShardKeys | undefined {
     return this.shards.find((shard) => shard.keys[0] === readyKey);
+  }
+
+  /**
+   * Where a logged-out session family of `clientId` is remembered: in the client's shard, so that
+   * enqueue.lua checks it in the same script call as the enqueue itself.
+   */
+  revokedKey(clientId: string, familyId: string): string {
+    return `${this.forClient(clientId).base}revoked:${familyId}`;
   }
 
   clientKeys(clientId: string): string[] {

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { scanKeys } from './admin.js';
 import type { QueueEngine } from './engine.js';
 
@@ -27,4 +28,34 @@ export async function upgradeRedisLayout(engine: QueueEngine): Promise<{ clients
     }
   }
   return { clients, requests };
+}
+
+/**
+ * Carries logged-out sessions over from `<prefix>:auth:revoked:<family>` (before revocations
+ * moved into their user's queue shard, KeySpace.revokedKey) with the time they have left, so that
+ * no access token of a logged-out session works again after the upgrade. The family's user comes
+ * from PostgreSQL's sessions table; a family it no longer knows has no token left to refuse.
+ */
+export async function upgradeRevocations(engine: QueueEngine, pool: pg.Pool): Promise<number> {
+  const prefix = `${engine.keys.prefix}:auth:revoked:`;
+  const { keys } = await scanKeys(engine.redis, `${prefix}*`, Number.POSITIVE_INFINITY);
+  if (keys.length === 0) return 0;
+  const families = keys.map((key) => key.slice(prefix.length));
+  const { rows } = await pool.query<{ family_id: string; user_id: string }>(
+    'SELECT DISTINCT family_id::text, user_id::text FROM sessions WHERE family_id::text = ANY($1)',
+    [families],
+  );
+  const userOf = new Map(rows.map((row) => [row.family_id, row.user_id]));
+  let moved = 0;
+  for (const family of families) {
+    const oldKey = prefix + family;
+    const userId = userOf.get(family);
+    const leftMs = await engine.redis.pttl(oldKey);
+    if (userId !== undefined && leftMs > 0) {
+      await engine.redis.set(engine.keys.revokedKey(userId, family), '1', 'PX', leftMs);
+      moved += 1;
+    }
+    await engine.redis.del(oldKey);
+  }
+  return moved;
 }

@@ -14,6 +14,11 @@ afterAll(async () => {
 const refresh = (refreshToken: string) =>
   call<TokenPair & ErrorBody>(server.app, 'POST', '/api/auth/refresh', { body: { refreshToken } });
 const me = (accessToken: string) => meWith(server.app, `Bearer ${accessToken}`);
+/** An enqueue checks the session inside its own Redis script, apart from every other route. */
+const enqueue = async (accessToken: string) => {
+  const response = await call<ErrorBody>(server.app, 'POST', '/api/queue/enqueue', { token: accessToken, body: { type: 'noop' } });
+  return response.status === 202 ? { status: 202 } : { status: response.status, code: response.body.error.code };
+};
 
 describe('POST /api/auth/refresh', () => {
   it('rotates: answers a new pair and spends the old refresh token', async () => {
@@ -51,10 +56,12 @@ describe('POST /api/auth/refresh', () => {
     expect(newestRefresh.body.error.code).toBe('invalid_refresh_token');
     for (const accessToken of [first.accessToken, second.accessToken, newest.accessToken]) {
       expect(await me(accessToken)).toEqual({ status: 401, code: 'unauthorized' });
+      expect(await enqueue(accessToken)).toEqual({ status: 401, code: 'unauthorized' });
     }
 
     // The user's other session is a different family and keeps working.
     expect((await me(other.accessToken)).status).toBe(200);
+    expect(await enqueue(other.accessToken)).toEqual({ status: 202 });
     expect((await refresh(other.refreshToken)).status).toBe(200);
   });
 
@@ -82,13 +89,18 @@ describe('POST /api/auth/logout', () => {
     expect(logout.body).toBeUndefined();
 
     expect(await me(session.accessToken)).toEqual({ status: 401, code: 'unauthorized' });
+    expect(await enqueue(session.accessToken)).toEqual({ status: 401, code: 'unauthorized' });
     const refreshed = await refresh(session.refreshToken);
     expect(refreshed.status).toBe(401);
     expect(refreshed.body.error.code).toBe('invalid_refresh_token');
 
     // Logging out one session leaves the user's other sessions alone.
     expect((await me(other.accessToken)).status).toBe(200);
+    expect(await enqueue(other.accessToken)).toEqual({ status: 202 });
     expect((await refresh(other.refreshToken)).status).toBe(200);
+    // The refused enqueue wrote nothing: the user has exactly the one request of the other session.
+    const figures = (await call<Record<string, number>>(server.app, 'GET', '/api/queue', { token: other.accessToken })).body;
+    expect((figures.pending ?? 0) + (figures.running ?? 0) + (figures.succeeded ?? 0)).toBe(1);
   });
 
   it('answers 401 unauthorized without a token', async () => {

@@ -85,7 +85,7 @@ describe(`${DOC}: Lua scripts`, () => {
 
   it('names shard keys, scripts and engine methods that exist', () => {
     const shardKeys = new Set<string>(SHARD_KEY_NAMES);
-    const derived = new Set(['q', 'fin', 'idem', 'client', 'done']);
+    const derived = new Set(['q', 'fin', 'idem', 'client', 'done', 'revoked', 'rl']);
     for (const [name, entry] of entries) {
       const keysLine = /\*\*KEYS\*\*([^\n]*(?:\n {2}[^\n-][^\n]*)*)/.exec(entry)?.[1] ?? '';
       for (const [, key] of keysLine.matchAll(/`([a-z]+)(?::<\w+>)?`/g)) {
@@ -147,8 +147,9 @@ describe(`${DOC}: Redis keys`, () => {
     expect(exact).toContain('<prefix>:{s<n>}:q:<client>');
     expect(exact).toContain('<prefix>:wake');
     expect(prefixes).toContain('<prefix>:{s<n>}:done:');
-    expect(prefixes).toContain('<prefix>:auth:revoked:');
-    expect(prefixes).toContain('<prefix>:queue:rl:enqueue:');
+    expect(prefixes).toContain('<prefix>:{s<n>}:revoked:');
+    expect(prefixes).toContain('<prefix>:{s<n>}:rl:');
+    expect(prefixes).toContain('<prefix>:auth:rl:ip:');
   });
 
   it('documents every key of keys.ts, of the Lua scripts and of the auth and rate-limit code', () => {

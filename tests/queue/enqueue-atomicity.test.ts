@@ -32,7 +32,7 @@ describe('an enqueue call sent twice', () => {
   it('queues its requests once, and answers the second send with their current state', async () => {
     const shard = fixture.engine.keys.forClient('resent');
     const ids = ['01900000-0000-7000-8000-000000000001', '01900000-0000-7000-8000-000000000002'];
-    const args = [100, 60_000, ...ids.flatMap((id) => ['resent', id, 'noop', 'null', 1, 1_000, ''])];
+    const args = [100, 60_000, '', '', 0, ...ids.flatMap((id) => ['resent', id, 'noop', 'null', 1, 1_000, ''])];
     const first = await fixture.engine.scripts.run('enqueue', shard, args);
     const second = await fixture.engine.scripts.run('enqueue', shard, args);
     expect(first).toEqual([

@@ -4,7 +4,9 @@
  * today's, and then run in order with nothing lost, the running head's lease carried over.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { upgradeRedisLayout } from '../../src/queue/upgrade-layout.js';
+import { randomUUID } from 'node:crypto';
+import { AppError } from '../../src/errors.js';
+import { upgradeRedisLayout, upgradeRevocations } from '../../src/queue/upgrade-layout.js';
 import { engineFixture, eventually, type EngineFixture } from '../helpers/engine.js';
 import { StartLog, allIn, clientId, handler, keysOfClient, keyKind } from '../helpers/queue.js';
 
@@ -67,5 +69,34 @@ describe('upgrading the Redis layout', () => {
       [busyIds[2], 1],
     ]);
     expect(log.ofClient(single).map((event) => event.id)).toEqual(singleIds);
+  });
+});
+
+describe('upgrading revocations', () => {
+  it('moves logged-out sessions into their user\'s shard with the time they had left, so their enqueues stay refused', async () => {
+    const userId = randomUUID();
+    const family = randomUUID();
+    const unknownFamily = randomUUID();
+    await fixture.pool.query("INSERT INTO users (id, username, password_hash) VALUES ($1, $2, 'x')", [userId, `u-${userId}`]);
+    await fixture.pool.query(
+      "INSERT INTO sessions (id, family_id, user_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, now() + interval '1 day')",
+      [randomUUID(), family, userId, Buffer.from(randomUUID())],
+    );
+    const oldKey = (id: string) => `${fixture.config.KEY_PREFIX}:auth:revoked:${id}`;
+    await fixture.redis.set(oldKey(family), '1', 'EX', 600);
+    await fixture.redis.set(oldKey(unknownFamily), '1', 'EX', 600);
+
+    expect(await upgradeRevocations(fixture.engine, fixture.pool)).toBe(1);
+    expect(await fixture.redis.exists(oldKey(family), oldKey(unknownFamily))).toBe(0);
+    const left = await fixture.redis.pttl(fixture.engine.keys.revokedKey(userId, family));
+    expect(left).toBeGreaterThan(590_000);
+    expect(left).toBeLessThanOrEqual(600_000);
+
+    const refused = await fixture.engine
+      .enqueue(userId, [{ type: 'noop', payload: null, maxAttempts: 1, timeoutMs: 1_000 }], { sessionFamily: family, perSecond: 10 })
+      .catch((error: unknown) => error);
+    expect(refused).toBeInstanceOf(AppError);
+    expect((refused as AppError).code).toBe('unauthorized');
+    expect(await fixture.engine.stats(userId)).toMatchObject({ pending: 0 });
   });
 });
