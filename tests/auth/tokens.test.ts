@@ -69,6 +69,15 @@ describe('GET /api/auth/me refuses bad credentials with 401 unauthorized', () =>
   it.each(cases)('%s', async (_name, authorization) => {
     expect(await meWith(server.app, await authorization())).toEqual({ status: 401, code: 'unauthorized' });
   });
+
+  it('refuses a token it accepted before (verified tokens are remembered) from the second it expires', async () => {
+    const exp = now() + 2;
+    const token = await sign({ ...validClaims(), exp });
+    expect((await meWith(server.app, `Bearer ${token}`)).status).toBe(200);
+    expect((await meWith(server.app, `Bearer ${token}`)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, exp * 1000 - Date.now() + 50));
+    expect(await meWith(server.app, `Bearer ${token}`)).toEqual({ status: 401, code: 'unauthorized' });
+  });
 });
 
 describe('access token claims', () => {
