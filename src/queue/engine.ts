@@ -193,8 +193,8 @@ export class QueueEngine {
       retentionCount,
     ])) as ['cancelled' | 'not_cancellable' | 'not_found', string | null];
     if (outcome === 'not_found' || json === null) return { outcome: 'not_found' };
-    const stored = JSON.parse(json) as { st?: RequestStatus; a: number };
-    const status: RequestStatus = stored.st ?? (stored.a > 0 ? 'running' : 'queued');
+    const stored = JSON.parse(json) as { st?: RequestStatus; a?: number };
+    const status: RequestStatus = stored.st ?? ((stored.a ?? 0) > 0 ? 'running' : 'queued');
     return { outcome, record: decodeRecord(id, json, outcome === 'cancelled' ? 'cancelled' : status, undefined, clientId) };
   }
 

@@ -52,7 +52,8 @@ export interface StoredRecord {
   m: number;
   o: number;
   e: number;
-  a: number;
+  /** absent from a record behind its client's head (never started) */
+  a?: number;
   /** 1 while leased (running); 0 or absent otherwise */
   l?: number;
   /** claims made so far: the latest claim's fencing token */
@@ -87,7 +88,8 @@ export function decodeStored(
     clientId: stored.c ?? clientId ?? '',
     type: stored.t,
     status,
-    attempts: stored.a,
+    // A record behind its client's head keeps no attempts count: it has none yet.
+    attempts: stored.a ?? 0,
     maxAttempts: stored.m,
     timeoutMs: stored.o,
     payload: parseJson(stored.p),

@@ -135,6 +135,10 @@ describe('queue lifecycle', () => {
     const [b] = await fixture.engine.enqueue(client, [req('gated', {})]);
     expect(await kindsOf(client)).toEqual(['q']);
     expect(await fixture.redis.lrange(`${base}q:${client}`, 0, -1)).toEqual([b?.id]);
+    // Behind the head a record keeps no id, lease mark, attempts or start: it has none yet.
+    const backlog = JSON.parse((await fixture.redis.hget(`${base}jobs`, b?.id ?? '')) ?? '{}') as Record<string, unknown>;
+    expect(Object.keys(backlog).sort()).toEqual(['e', 'k', 'm', 'o', 'p', 't']);
+    expect(await fixture.engine.get(client, b?.id ?? '')).toMatchObject({ status: 'queued', attempts: 0, position: 1, clientId: client });
 
     const log = new StartLog();
     const gates = new Gates();

@@ -18,7 +18,8 @@ if not raw then
   return { 'not_found', false }
 end
 local record = cjson.decode(raw)
-if isLeased(record) or record.a > 0 then return { 'not_cancellable', raw } end
+if isLeased(record) or (record.a or 0) > 0 then return { 'not_cancellable', raw } end
+record.i = id -- a backlog record names no id
 
 finish(client, record, 'cancelled', nil, nil, nowMs(), tonumber(ARGV[6]))
 flushArchive()

@@ -94,8 +94,8 @@ for i = FIRST, #ARGV, GROUP do
     local status, position = existingStatus(client, known[i])
     out[#out + 1] = { known[i], status, position }
   else
-    local position = appendRequest(client, id, encodeRecord({
-      i = id, t = ARGV[i + 2], p = ARGV[i + 3], m = tonumber(ARGV[i + 4]), o = tonumber(ARGV[i + 5]), e = now, a = 0,
+    local position = appendRequest(client, id, 0, encodeRest({
+      t = ARGV[i + 2], p = ARGV[i + 3], m = tonumber(ARGV[i + 4]), o = tonumber(ARGV[i + 5]), e = now,
     }))
     if not touched[client] then
       touched[client] = true

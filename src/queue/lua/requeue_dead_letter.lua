@@ -29,8 +29,8 @@ if record.st ~= 'failed' then return { 'not_retryable', -1 } end
 if pendingCount(client) + 1 > maxDepth then return redis.error_reply('QUEUE_FULL ' .. client) end
 
 -- The claim counter carries on, so that a fence handed out before the dead letter never matches again.
-local position = appendRequest(client, id, encodeRecord({
-  i = id, t = record.t, p = record.p, m = record.m, o = record.o, e = record.e, a = 0, k = record.k, h = record.h,
+local position = appendRequest(client, id, record.k or 0, encodeRest({
+  t = record.t, p = record.p, m = record.m, o = record.o, e = record.e, h = record.h,
 }))
 if position == 0 then
   redis.call('PERSIST', base .. 'client:' .. client)

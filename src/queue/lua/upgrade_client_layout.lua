@@ -29,7 +29,7 @@ for _, id in ipairs(ids) do
         redis.call('ZADD', KEYS[3], deadline, client)
       end
     else
-      redis.call('HSET', KEYS[2], id, encodeRecord(record))
+      redis.call('HSET', KEYS[2], id, backlogRecord(record.k or 0, encodeRest(record)))
       backlog[#backlog + 1] = id
     end
   end

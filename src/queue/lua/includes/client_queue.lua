@@ -7,12 +7,12 @@ local function pendingCount(client)
   return redis.call('HEXISTS', KEYS[8], client) + redis.call('LLEN', base .. 'q:' .. client)
 end
 
--- Appends a new request (its stored record) to the client's queue. Returns how many of the
--- client's requests are ahead of it: 0 means it became the head, and the caller makes the client
--- ready.
-local function appendRequest(client, id, record)
-  if redis.call('HSETNX', KEYS[8], client, record) == 1 then return 0 end
-  redis.call('HSET', KEYS[2], id, record)
+-- Appends a never-started request to the client's queue, given its claim counter and the rest of
+-- its record (encodeRest). Returns how many of the client's requests are ahead of it: 0 means it
+-- became the head, and the caller makes the client ready.
+local function appendRequest(client, id, claims, rest)
+  if redis.call('HSETNX', KEYS[8], client, withHead(0, claims, 0, 0, id, rest)) == 1 then return 0 end
+  redis.call('HSET', KEYS[2], id, backlogRecord(claims, rest))
   return redis.call('RPUSH', base .. 'q:' .. client, id)
 end
 
@@ -29,15 +29,16 @@ local function promoteNext(client)
     local raw = redis.call('HGET', KEYS[2], id)
     if raw then
       redis.call('HDEL', KEYS[2], id)
-      redis.call('HSET', KEYS[8], client, raw)
+      redis.call('HSET', KEYS[8], client, headFromBacklog(raw, id))
       return true
     end
     -- An id without a record cannot run: skip it so the client's queue moves on.
   end
 end
 
--- Where a request of the client stands: its stored record and how many of the client's requests
--- are ahead of it (0 for the head), or nil when it is not among the client's unfinished requests.
+-- Where a request of the client stands: its stored record (a head record, or for position > 0 a
+-- backlog record: no id, attempts 0) and how many of the client's requests are ahead of it (0 for
+-- the head), or nil when it is not among the client's unfinished requests.
 local function findUnfinished(client, id)
   local head = redis.call('HGET', KEYS[8], client)
   if head then

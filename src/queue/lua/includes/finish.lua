@@ -51,6 +51,7 @@ local function finish(client, record, status, result, err, now, keep)
   record.er = err
   record.w = nil
   record.l = nil
+  record.a = record.a or 0 -- a backlog record (cancelled before it became the head) keeps none
   if record.s == 0 then record.s = nil end -- never started (cancelled)
   storeFinal(id, client, status, cjson.encode(record), record.a, now, keep)
 end

@@ -22,7 +22,8 @@
 -- Record fields (short, because every queued byte counts): i id, t type, p payload JSON text,
 -- m maxAttempts, o timeoutMs, e enqueuedAt, a attempts started, k claims made (the fencing token
 -- of the latest claim), l = 1 while leased (running, else 0), s startedAt of the latest attempt
--- (0 before the first); l, k, a, s, i always lead the stored JSON in that order (includes/record.lua),
+-- (0 before the first); l, k, a, s, i always lead a head record's JSON in that order, while a
+-- backlog record (jobs) keeps only k in front and has no i, a, l, s yet (includes/record.lua);
 -- w retry due time, h failed attempts {a, s, f, er}; final records replace i by id and add
 -- c client, st status, f finishedAt, r result JSON text, er error {message, code}.
 local base = ARGV[1]
