@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { AppError } from '../../src/errors.js';
 import { upgradeRedisLayout, upgradeRevocations } from '../../src/queue/upgrade-layout.js';
 import { engineFixture, eventually, type EngineFixture } from '../helpers/engine.js';
+import { runScript } from '../helpers/process.js';
 import { StartLog, allIn, clientId, handler, keysOfClient, keyKind } from '../helpers/queue.js';
 
 let fixture: EngineFixture;
@@ -98,5 +99,31 @@ describe('upgrading revocations', () => {
     expect(refused).toBeInstanceOf(AppError);
     expect((refused as AppError).code).toBe('unauthorized');
     expect(await fixture.engine.stats(userId)).toMatchObject({ pending: 0 });
+  });
+});
+
+describe('npm run upgrade:redis', () => {
+  it('rewrites an old queue from the command line, says what it did, and exits 0', async () => {
+    // As the upgrade wants it: no laneq process running.
+    await Promise.all(fixture.workers.map((worker) => worker.stop()));
+    const client = clientId('old-cli');
+    const ids = idsOf('3', 2);
+    await writeOldLayout(client, ids);
+    const env = {
+      NODE_ENV: 'test',
+      REDIS_URL: fixture.config.REDIS_URL,
+      DATABASE_URL: fixture.config.DATABASE_URL,
+      KEY_PREFIX: fixture.config.KEY_PREFIX,
+      QUEUE_SHARDS: String(fixture.config.QUEUE_SHARDS),
+      JWT_SECRET: fixture.config.JWT_SECRET,
+    };
+    const run = await runScript('src/queue/upgrade-cli.ts', [], { env });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('rewrote 2 requests of 1 clients');
+    expect(await fixture.engine.get(client, ids[1] as string)).toMatchObject({ status: 'queued', position: 1, clientId: client });
+
+    const again = await runScript('src/queue/upgrade-cli.ts', [], { env });
+    expect(again.stdout).toContain('rewrote 0 requests of 0 clients');
   });
 });
