@@ -441,3 +441,24 @@ describe('portability', () => {
     }
   });
 });
+
+describe('rate limits', () => {
+  it('says how long the server asked to wait (Retry-After) on 429 rate_limited', async () => {
+    const limited = await startTestServer({ RATE_LIMIT_ENQUEUE_PER_S: '2' });
+    try {
+      const client = createClient({ baseUrl: limited.url });
+      const username = freshUsername('sdk-rl');
+      await client.register(username, PASSWORD);
+      await client.login(username, PASSWORD);
+      const outcomes = await Promise.allSettled([1, 2, 3].map(() => client.enqueue({ type: 'noop' })));
+      const refused = outcomes.filter((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+      expect(outcomes.filter((outcome) => outcome.status === 'fulfilled')).toHaveLength(2);
+      expect(refused).toHaveLength(1);
+      const error = refused[0]?.reason as LaneqError;
+      expect(error).toBeInstanceOf(LaneqError);
+      expect(error).toMatchObject({ status: 429, code: 'rate_limited', retryAfterSeconds: 1 });
+    } finally {
+      await limited.stop();
+    }
+  });
+});
