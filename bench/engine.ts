@@ -22,7 +22,7 @@ import { migrate } from '../src/db/migrate.js';
 import { createPool, ensureDatabase } from '../src/db/pool.js';
 import { createEngine } from '../src/queue/index.js';
 import type { NewRequest } from '../src/queue/engine.js';
-import { countUnfinished } from '../src/queue/keys.js';
+import { countUnfinished } from '../src/queue/snapshot.js';
 import { cleanupBenchData } from './cleanup.js';
 
 const { values } = parseArgs({

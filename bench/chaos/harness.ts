@@ -18,7 +18,8 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
 import { ensureDatabase } from '../../src/db/pool.js';
-import { countUnfinished, KeySpace } from '../../src/queue/keys.js';
+import { KeySpace } from '../../src/queue/keys.js';
+import { countUnfinished } from '../../src/queue/snapshot.js';
 import { freePort } from '../../tests/helpers/process.js';
 import { unlinkKeysUnder } from '../cleanup.js';
 

@@ -10,7 +10,7 @@
  */
 import { loadConfig } from '../../src/config.js';
 import { createEngine } from '../../src/queue/index.js';
-import { countUnfinished } from '../../src/queue/keys.js';
+import { countUnfinished } from '../../src/queue/snapshot.js';
 import { connectRedis } from '../../src/redis/connect.js';
 import { TcpProxy } from '../../tests/helpers/tcp-proxy.js';
 import { killEverything, RedisServer, sleep } from './harness.js';

@@ -1,6 +1,7 @@
 import { Cluster, type Redis } from 'ioredis';
 import type { QueueEngine } from './engine.js';
 import { archivedRecords, decodeRecord, type RequestRecord, type StoredRecord } from './records.js';
+import { readQueueSnapshot } from './snapshot.js';
 
 export interface QueueTotals {
   /** queued requests, including those waiting for a retry */
@@ -26,16 +27,6 @@ const LLEN_BATCH = 1_000;
 /** Newest entries read from each shard's archive stream when listing dead letters (each holds a whole record). */
 const STREAM_PEEK = 100;
 
-interface ShardTotals {
-  /** clients with unfinished requests */
-  heads: number;
-  /** unfinished requests behind their client's head */
-  backlog: number;
-  running: number;
-  waitingRetry: number;
-  deadLettered: number;
-}
-
 /** Each node that holds keys: the one server, or every master of a Cluster. */
 function nodesOf(redis: QueueEngine['redis']): Redis[] {
   return redis instanceof Cluster ? redis.nodes('master') : [redis];
@@ -57,8 +48,9 @@ export async function scanKeys(redis: QueueEngine['redis'], pattern: string, max
 }
 
 /**
- * Operator views over all shards. The totals are exact and cheap: per shard, the heads hash has one
- * field per client with work and the jobs hash one per request behind a head. The ranking of the
+ * Operator views over all shards. The totals are exact and cheap (src/queue/snapshot.ts, the same
+ * reading as the metrics gauges: per shard, the heads hash has one field per client with work and
+ * the jobs hash one per request behind a head). The ranking of the
  * deepest queues comes from SCAN over the backlog keys (`q:*`, which only clients with two or more
  * unfinished requests have) with LLEN: an admin page may cost a pass over the key space, bounded
  * by OVERVIEW_MAX_QUEUES, and a script could not SCAN a Cluster's nodes anyway; it is exact only
@@ -68,21 +60,16 @@ export class QueueAdmin {
   constructor(private readonly engine: QueueEngine) {}
 
   async overview(top: number): Promise<QueueOverview> {
-    const shardTotals = await Promise.all(this.engine.keys.shards.map((shard) => this.shardTotals(shard.base)));
-    const sum = (pick: (totals: ShardTotals) => number) => shardTotals.reduce((total, totals) => total + pick(totals), 0);
-    const running = sum((totals) => totals.running);
+    const { pending, running, waitingRetry, deadLettered, clientsWithWork } = await readQueueSnapshot(
+      this.engine.redis,
+      this.engine.keys.shards,
+    );
     const { keys, complete } = await scanKeys(this.engine.redis, `${this.engine.keys.prefix}:{s*}:q:*`, OVERVIEW_MAX_QUEUES);
     const lengths = await this.lengths(keys);
     // A backlog key's client also has a head: one more request than the key holds.
     const queues = keys.map((key, index) => ({ clientId: key.slice(key.indexOf('}:q:') + 4), length: (lengths[index] ?? 0) + 1 }));
     return {
-      totals: {
-        pending: Math.max(0, sum((totals) => totals.heads + totals.backlog) - running),
-        running,
-        waitingRetry: sum((totals) => totals.waitingRetry),
-        deadLettered: sum((totals) => totals.deadLettered),
-        clientsWithWork: sum((totals) => totals.heads),
-      },
+      totals: { pending, running, waitingRetry, deadLettered, clientsWithWork },
       deepestQueues: await this.deepest(await this.withSingleRequestClients(queues, top), top),
       complete,
     };
@@ -116,17 +103,6 @@ export class QueueAdmin {
       lengths.push(...(await Promise.all(batch.map((key) => this.engine.redis.llen(key)))));
     }
     return lengths;
-  }
-
-  private async shardTotals(base: string): Promise<ShardTotals> {
-    const [heads, backlog, running, waitingRetry, deadLettered] = await Promise.all([
-      this.engine.redis.hlen(`${base}heads`),
-      this.engine.redis.hlen(`${base}jobs`),
-      this.engine.redis.zcard(`${base}leases`),
-      this.engine.redis.zcard(`${base}delayed`),
-      this.engine.redis.hget(`${base}stats`, 'failed'),
-    ]);
-    return { heads, backlog, running, waitingRetry, deadLettered: Number(deadLettered ?? 0) };
   }
 
   /**

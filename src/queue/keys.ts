@@ -89,14 +89,3 @@ export class KeySpace {
     return ['q', 'fin', 'idem', 'client'].map((name) => `${base}${name}:${clientId}`);
   }
 }
-
-/**
- * Requests not finished yet (queued, running, waiting for a retry) over every shard: each client's
- * head plus its backlog. For tools and benchmarks; O(shards) commands.
- */
-export async function countUnfinished(redis: { hlen(key: string): Promise<number> }, keys: KeySpace): Promise<number> {
-  const lengths = await Promise.all(
-    keys.shards.flatMap((shard) => [redis.hlen(`${shard.base}heads`), redis.hlen(`${shard.base}jobs`)]),
-  );
-  return lengths.reduce((sum, n) => sum + n, 0);
-}

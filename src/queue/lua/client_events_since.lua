@@ -45,7 +45,7 @@ local function addUnfinished(id, raw)
   return record
 end
 local head = redis.call('HGET', KEYS[8], client)
-if head then addUnfinished(cjson.decode(head).i, head) end
+if head then addUnfinished(select(5, recordHead(head)), head) end
 local newest = redis.call('LRANGE', base .. 'q:' .. client, -limit, -1)
 for i = #newest, 1, -1 do
   local raw = redis.call('HGET', KEYS[2], newest[i])

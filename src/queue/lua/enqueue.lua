@@ -55,6 +55,18 @@ if ARGV[5] ~= '' then
   if refusal then return refusal end
 end
 
+-- The id of a client's head, read once per client and call (pass 1 writes nothing).
+local headIds = {}
+local function headIdOf(client)
+  local id = headIds[client]
+  if id == nil then
+    local raw = redis.call('HGET', KEYS[8], client)
+    id = raw and select(5, recordHead(raw)) or false
+    headIds[client] = id
+  end
+  return id
+end
+
 -- Pass 1: resolve idempotency keys and check depth, writing nothing.
 local known = {}
 local added = {}
@@ -68,7 +80,8 @@ for i = FIRST, #ARGV, GROUP do
   -- Ids are new UUIDs made by the engine: one Redis already holds means this very call ran
   -- before and is being sent again (ioredis resends a command whose reply a dropped connection
   -- lost), so it is answered like a repeat instead of queuing the request twice.
-  if not original and (findUnfinished(client, id) or redis.call('EXISTS', base .. 'done:' .. id) == 1) then
+  if not original and (headIdOf(client) == id or redis.call('HEXISTS', KEYS[2], id) == 1
+      or redis.call('EXISTS', base .. 'done:' .. id) == 1) then
     original = id
   end
   if original then

@@ -43,12 +43,15 @@ local function top(ids, accept)
 end
 
 local headRaw = redis.call('HGET', KEYS[8], client)
-local headId = headRaw and select(5, recordHead(headRaw)) or nil
+local headId, headRunning = nil, false
+if headRaw then
+  local leased, _, _, _, id = recordHead(headRaw)
+  headId, headRunning = id, leased == '1'
+end
 
 local function liveRequests()
   local ids = redis.call('LRANGE', base .. 'q:' .. client, 0, -1)
   if headId then table.insert(ids, 1, headId) end
-  local headRunning = headRaw and isLeased(cjson.decode(headRaw))
   return top(ids, function(index, id)
     local isHead = index == 1 and headId ~= nil
     local status = (isHead and headRunning) and 'running' or 'queued'

@@ -12,6 +12,7 @@ local client = ARGV[3]
 if redis.call('HEXISTS', KEYS[8], client) == 1 then return 0 end
 local queue = base .. 'q:' .. client
 local ids = redis.call('LRANGE', queue, 0, -1)
+local hasHead = false
 local backlog = {}
 for _, id in ipairs(ids) do
   local raw = redis.call('HGET', KEYS[2], id)
@@ -19,8 +20,9 @@ for _, id in ipairs(ids) do
     local record = cjson.decode(raw)
     record.c = nil
     record.i = id
-    if redis.call('HEXISTS', KEYS[8], client) == 0 then
+    if not hasHead then
       -- The first request with a record is the head, its lease (if running) becomes the client's.
+      hasHead = true
       redis.call('HDEL', KEYS[2], id)
       redis.call('HSET', KEYS[8], client, encodeRecord(record))
       local deadline = redis.call('ZSCORE', KEYS[3], id)
@@ -38,9 +40,10 @@ redis.call('DEL', queue)
 for start = 1, #backlog, 1000 do
   redis.call('RPUSH', queue, unpack(backlog, start, math.min(start + 999, #backlog)))
 end
-if redis.call('HEXISTS', KEYS[8], client) == 0 then
+if not hasHead then
   -- Ids without records cannot run: the client had nothing left.
   redis.call('LREM', KEYS[1], 0, client)
   redis.call('ZREM', KEYS[4], client)
+  return 0
 end
-return #backlog + (redis.call('HEXISTS', KEYS[8], client))
+return #backlog + 1
