@@ -122,6 +122,33 @@ describe('fencing', () => {
     }
   });
 
+  it('starts a client\'s next request in the completing call only when nobody waits in the ring', async () => {
+    const [x, y] = clientsInShard(fixture.engine, 0, 'moveon', 2) as [string, string];
+    const shard = fixture.engine.keys.forClient(x);
+    const [x1, x2, x3] = await fixture.engine.enqueue(x, [req('noop'), req('noop'), req('noop')]);
+
+    // Only x has work: its next request starts at once, under a lease of its own.
+    const [first] = (await fixture.ops.claim(shard, 1)).claimed;
+    expect(first?.id).toBe(x1?.id);
+    const chained = await fixture.ops.complete(first as ClaimedRequest, { ok: true, resultJson: 'null' }, 1);
+    expect(chained.result).toBe('succeeded');
+    expect(chained.claimed.map((request) => [request.id, request.attempt])).toEqual([[x2?.id, 1]]);
+    expect(chained.remaining).toBe(0);
+    expect(await fixture.ops.heartbeat(shard, chained.claimed)).toEqual([]);
+
+    // y now waits in the ring: x goes behind it instead of going on.
+    const [y1] = await fixture.engine.enqueue(y, [req('noop')]);
+    const next = await fixture.ops.complete(chained.claimed[0] as ClaimedRequest, { ok: true, resultJson: 'null' }, 1);
+    expect(next.claimed.map((request) => request.id)).toEqual([y1?.id]);
+    const last = await fixture.ops.complete(next.claimed[0] as ClaimedRequest, { ok: true, resultJson: 'null' }, 1);
+    expect(last.claimed.map((request) => request.id)).toEqual([x3?.id]);
+
+    // Nothing left: the client drains, holding no lease.
+    const drained = await fixture.ops.complete(last.claimed[0] as ClaimedRequest, { ok: true, resultJson: 'null' }, 1);
+    expect(drained).toMatchObject({ result: 'succeeded', remaining: 0, claimed: [] });
+    expect(await fixture.redis.zscore(shard.keys[2] as string, x)).toBeNull();
+  });
+
   it('dead-letters a request whose lease expired maxAttempts times, archives it, and lets the next one go ahead', async () => {
     const client = clientId('deadlease');
     const [a, b] = await fixture.engine.enqueue(client, [req('noop', null, { maxAttempts: 2 }), req('noop')]);

@@ -13,6 +13,8 @@ ARGV[7..]            groups of 6, one per attempt ended:
 Returns {results, remaining, claimed}: results[i] is 'succeeded', 'failed' (dead-lettered),
 'retrying' or 'stale' (that fence no longer holds: another claim owns the request and nothing was
 changed); remaining and claimed as in claim.lua.
+A client whose request ended goes to the tail of the ready ring; when the ring is empty and a slot
+is still to fill, its next request is claimed in this call instead (nobody's turn changes).
 Order: a retried request stays at the head of its client's queue and the client stays out of the
 ring until the retry is due, so nothing of that client overtakes it. ]]
 --- @include "includes/shard_keys"
@@ -21,7 +23,30 @@ local retentionMs = tonumber(ARGV[3])
 --- @include "includes/finish"
 
 local keep = tonumber(ARGV[4])
+local claimBudget = tonumber(ARGV[5])
+local leaseMs = tonumber(ARGV[6])
 local now = nowMs()
+local claimed = {}
+
+-- After a client's head ended for good (succeeded or dead-lettered): when nobody waits in the
+-- ready ring and this call still has a slot to fill, the client's next request starts at once.
+-- The ring would have handed this client straight back, so nobody's turn changes, and it saves
+-- the ring's push and pop, the lease's removal and a second write of the new head.
+local function moveOn(client)
+  if claimBudget == 0 or ringLength() > 0 then
+    redis.call('ZREM', KEYS[3], client)
+    advanceClient(client)
+    return
+  end
+  local head = takeNextHead(client)
+  if head and startHead(client, head, leaseMs, now, claimed) then
+    claimBudget = claimBudget - 1
+    return
+  end
+  redis.call('ZREM', KEYS[3], client)
+  redis.call('HDEL', KEYS[8], client)
+  clientDrained(client)
+end
 
 -- A success, the hot path: the final record is spliced from the stored one without decoding it.
 local function succeed(id, client, raw, claims, attempts, startedAt, restAt, value)
@@ -29,7 +54,7 @@ local function succeed(id, client, raw, claims, attempts, startedAt, restAt, val
     ',"r":' .. cjson.encode(value) .. ',"k":' .. claims .. ',"a":' .. attempts .. ',"s":' .. startedAt .. ',' ..
     string.sub(raw, restAt)
   storeFinal(id, client, 'succeeded', final, attempts, now, keep)
-  advanceClient(client)
+  moveOn(client)
   return 'succeeded'
 end
 
@@ -39,13 +64,14 @@ local function fail(client, record, value, retryDelayMs)
   recordAttemptFailure(record, err, now)
   if retryDelayMs >= 0 and record.a < record.m then
     record.w = now + retryDelayMs
+    redis.call('ZREM', KEYS[3], client)
     redis.call('HSET', KEYS[8], client, encodeRecord(record))
     redis.call('ZADD', KEYS[4], record.w, client)
     emitEvent(client, record.i, 'queued', record.a, now)
     return 'retrying'
   end
   finish(client, record, 'failed', nil, err, now, keep)
-  advanceClient(client)
+  moveOn(client)
   return 'failed'
 end
 
@@ -54,7 +80,6 @@ local function completeOne(id, client, fence, outcome, value, retryDelayMs)
   if not raw then return 'stale' end
   local leased, claims, attempts, startedAt, headId, restAt = recordHead(raw)
   if leased ~= '1' or claims ~= fence or headId ~= id then return 'stale' end
-  redis.call('ZREM', KEYS[3], client)
   if outcome == 'ok' then return succeed(id, client, raw, claims, attempts, startedAt, restAt, value) end
   return fail(client, cjson.decode(raw), value, retryDelayMs)
 end
@@ -64,6 +89,5 @@ for i = 7, #ARGV, 6 do
   results[#results + 1] = completeOne(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5]))
 end
 flushArchive()
-local claimed = {}
-claimHeads(tonumber(ARGV[5]), tonumber(ARGV[6]), now, claimed)
+claimHeads(claimBudget, leaseMs, now, claimed)
 return { results, readyLengthAndWake(), claimed }

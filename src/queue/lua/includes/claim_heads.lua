@@ -1,4 +1,20 @@
 --- @include "includes/client_queue"
+-- Starts the client's head request, given its stored record `raw`, under a new lease: writes the
+-- claimed record and the lease, and appends the claim to `out`. Returns false, changing nothing,
+-- when that head is already leased: a request never starts twice.
+local function startHead(client, raw, leaseMs, now, out)
+  local leased, claims, attempts, _, id, restAt = recordHead(raw)
+  if leased ~= '0' then return false end
+  local fence = tonumber(claims) + 1
+  local attempt = tonumber(attempts) + 1
+  local claimed = withHead(1, fence, attempt, now, id, string.sub(raw, restAt))
+  redis.call('HSET', KEYS[8], client, claimed)
+  redis.call('ZADD', KEYS[3], now + leaseMs, client)
+  emitEvent(client, id, 'running', attempt, now)
+  out[#out + 1] = { client, id, fence, attempt, claimed }
+  return true
+end
+
 -- Claims up to `count` clients' head requests from the ready ring, appending each claimed request
 -- to `out` as {client, id, fence, attempt, record JSON} (the worker reads type, payload, limits and
 -- enqueuedAt from the JSON, which costs it less than it costs Redis to pick them out).
@@ -6,21 +22,11 @@
 -- this is what keeps one request per client in flight and serves clients round-robin.
 local function claimHeads(count, leaseMs, now, out)
   for _ = 1, count do
-    local client = redis.call('LPOP', KEYS[1])
+    local client = popReady()
     if not client then return end
+    -- No head (a stale ring entry) starts nothing.
     local raw = redis.call('HGET', KEYS[8], client)
-    local leased, claims, attempts, _, id, restAt
-    if raw then leased, claims, attempts, _, id, restAt = recordHead(raw) end
-    -- No head, or a head already leased, means a stale ring entry: never start a request twice.
-    if leased == '0' then
-      local fence = tonumber(claims) + 1
-      local attempt = tonumber(attempts) + 1
-      local claimed = withHead(1, fence, attempt, now, id, string.sub(raw, restAt))
-      redis.call('HSET', KEYS[8], client, claimed)
-      redis.call('ZADD', KEYS[3], now + leaseMs, client)
-      emitEvent(client, id, 'running', attempt, now)
-      out[#out + 1] = { client, id, fence, attempt, claimed }
-    end
+    if raw then startHead(client, raw, leaseMs, now, out) end
   end
 end
 

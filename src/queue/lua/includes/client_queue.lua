@@ -16,24 +16,32 @@ local function appendRequest(client, id, claims, rest)
   return redis.call('RPUSH', base .. 'q:' .. client, id)
 end
 
--- After the head ended: the next request of the backlog becomes the head. Returns false when the
--- client has nothing left (its head field is gone).
-local function promoteNext(client)
+-- Takes the next request off the client's backlog and returns its record in the head layout, not
+-- yet stored, or nil when the backlog is empty.
+local function takeNextHead(client)
   local backlog = base .. 'q:' .. client
   while true do
     local id = redis.call('LPOP', backlog)
-    if not id then
-      redis.call('HDEL', KEYS[8], client)
-      return false
-    end
+    if not id then return nil end
     local raw = redis.call('HGET', KEYS[2], id)
     if raw then
       redis.call('HDEL', KEYS[2], id)
-      redis.call('HSET', KEYS[8], client, headFromBacklog(raw, id))
-      return true
+      return headFromBacklog(raw, id)
     end
     -- An id without a record cannot run: skip it so the client's queue moves on.
   end
+end
+
+-- After the head ended: the next request of the backlog becomes the head. Returns false when the
+-- client has nothing left (its head field is gone).
+local function promoteNext(client)
+  local head = takeNextHead(client)
+  if not head then
+    redis.call('HDEL', KEYS[8], client)
+    return false
+  end
+  redis.call('HSET', KEYS[8], client, head)
+  return true
 end
 
 -- Where a request of the client stands: its stored record (a head record, or for position > 0 a

@@ -36,15 +36,35 @@ end
 
 -- Idle workers block on the wake channel instead of polling; they only need to hear about the
 -- ring going from empty to non-empty (a busy worker claims again as soon as a slot frees).
+-- The ring's length is read once per call at most and then followed locally: no other command
+-- runs while a script does.
 local pushedIntoEmptyRing = false
+local knownRingLength = nil
+
+local function ringLength()
+  if knownRingLength == nil then knownRingLength = redis.call('LLEN', KEYS[1]) end
+  return knownRingLength
+end
+
 local function pushReady(client, atFront)
-  local length = redis.call(atFront and 'LPUSH' or 'RPUSH', KEYS[1], client)
-  if length == 1 then pushedIntoEmptyRing = true end
+  knownRingLength = redis.call(atFront and 'LPUSH' or 'RPUSH', KEYS[1], client)
+  if knownRingLength == 1 then pushedIntoEmptyRing = true end
+end
+
+-- The next client of the ring, or nil when the ring is empty.
+local function popReady()
+  local client = redis.call('LPOP', KEYS[1])
+  if not client then
+    knownRingLength = 0
+  elseif knownRingLength then
+    knownRingLength = knownRingLength - 1
+  end
+  return client
 end
 
 -- Returns the ring's length, announcing new work when this call filled an empty ring.
 local function readyLengthAndWake()
-  local remaining = redis.call('LLEN', KEYS[1])
+  local remaining = ringLength()
   if pushedIntoEmptyRing and remaining > 0 then redis.call('PUBLISH', wakeChannel, KEYS[1]) end
   return remaining
 end
