@@ -33,19 +33,13 @@ local claimed = {}
 -- The ring would have handed this client straight back, so nobody's turn changes, and it saves
 -- the ring's push and pop, the lease's removal and a second write of the new head.
 local function moveOn(client)
-  if claimBudget == 0 or ringLength() > 0 then
-    redis.call('ZREM', KEYS[3], client)
-    advanceClient(client)
-    return
-  end
   local head = takeNextHead(client)
-  if head and startHead(client, head, leaseMs, now, claimed) then
+  if head and claimBudget > 0 and ringLength() == 0 and startHead(client, head, leaseMs, now, claimed) then
     claimBudget = claimBudget - 1
     return
   end
   redis.call('ZREM', KEYS[3], client)
-  redis.call('HDEL', KEYS[8], client)
-  clientDrained(client)
+  advanceClientTo(client, head)
 end
 
 -- A success, the hot path: the final record is spliced from the stored one without decoding it.

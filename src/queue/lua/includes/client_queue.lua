@@ -32,16 +32,21 @@ local function takeNextHead(client)
   end
 end
 
--- After the head ended: the next request of the backlog becomes the head. Returns false when the
--- client has nothing left (its head field is gone).
-local function promoteNext(client)
-  local head = takeNextHead(client)
+-- Stores `head` (from takeNextHead) as the client's head, or, when it is nil, removes the head
+-- field. Returns whether the client still has a head.
+local function storeHead(client, head)
   if not head then
     redis.call('HDEL', KEYS[8], client)
     return false
   end
   redis.call('HSET', KEYS[8], client, head)
   return true
+end
+
+-- After the head ended: the next request of the backlog becomes the head. Returns false when the
+-- client has nothing left (its head field is gone).
+local function promoteNext(client)
+  return storeHead(client, takeNextHead(client))
 end
 
 -- Where a request of the client stands: its stored record (a head record, or for position > 0 a

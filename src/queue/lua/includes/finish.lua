@@ -68,14 +68,19 @@ local function clientDrained(client)
   redis.call('PEXPIRE', base .. 'fin:' .. client, retentionMs)
 end
 
--- After a client's head ended: its next request becomes the head and the client goes back to the
--- tail of the ring, or the client is drained.
-local function advanceClient(client)
-  if promoteNext(client) then
+-- After a client's head ended, given its next request taken off the backlog (takeNextHead, nil
+-- when none): that request becomes the head and the client goes back to the tail of the ring, or
+-- the client is drained.
+local function advanceClientTo(client, head)
+  if storeHead(client, head) then
     pushReady(client)
   else
     clientDrained(client)
   end
+end
+
+local function advanceClient(client)
+  advanceClientTo(client, takeNextHead(client))
 end
 
 -- Appends one attempt to the record's history (only failed attempts are kept).
