@@ -16,7 +16,9 @@ describe('chaos: worker processes SIGKILLed mid-run', () => {
   it('loses nothing, counts every redelivery, keeps per-client order and one at a time', async () => {
     const report = await runWorkerKills({
       clients: 200,
-      perClient: 15,
+      // 5,000 requests: with fewer, a loaded CI machine drained the queue while the third kill's
+      // replacement was still booting, so the fourth kill never came.
+      perClient: 25,
       workers: 3,
       kills: 4,
       entry: 'src',
@@ -34,8 +36,8 @@ describe('chaos: worker processes SIGKILLed mid-run', () => {
     });
     expect(report.failures).toEqual([]);
     expect(report.kills).toBe(4);
-    expect(report.verdict.accepted).toBe(3_000);
-    expect(report.verdict.archived).toBe(3_000);
+    expect(report.verdict.accepted).toBe(5_000);
+    expect(report.verdict.archived).toBe(5_000);
     // Killed mid-request: some requests were delivered again, and every one of those is counted.
     expect(report.verdict.redeliveries).toBeGreaterThan(0);
     expect(report.verdict.redeliveries).toBe(report.verdict.redeliveryCauses.lease_expired ?? 0);
