@@ -62,7 +62,7 @@ export const ConfigSchema = {
     MAX_TIMEOUT_MS: Int(1, 86_400_000, 600_000, 'Largest timeoutMs a request may ask for.'),
     RETRY_BASE_MS: Int(0, 3_600_000, 1_000, 'First retry backoff; doubles per attempt, with full jitter.'),
     RETRY_MAX_MS: Int(0, 86_400_000, 300_000, 'Longest retry backoff.'),
-    RESULT_RETENTION_S: Int(1, 31_536_000, 86_400, 'How long finished requests stay readable in Redis.'),
+    RESULT_RETENTION_S: Int(1, 31_536_000, 86_400, 'How long a client\'s finished requests stay readable in Redis after its queue drains.'),
     RESULT_RETENTION_COUNT: Int(1, 1_000_000, 10_000, 'Most finished requests kept in Redis per client.'),
     IDEMPOTENCY_TTL_S: Int(1, 31_536_000, 86_400, 'How long an idempotency key is remembered per client.'),
     PAYLOAD_LIMIT_BYTES: Int(16, 64 * 1024 * 1024, 262_144, 'Largest request payload (JSON text bytes).'),

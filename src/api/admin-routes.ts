@@ -97,11 +97,20 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRouteOptions> = async (
     },
   );
 
-  /** Its final record: from Redis retention when still there (fresher), else from the archive. */
+  /**
+   * Its final record. Redis keeps final records by client, so the client comes first, from where
+   * dead letters are listed: the archive stream, then the archive (in that order, a record moving
+   * from one to the other meanwhile is seen in one of them). The copy Redis still holds, if any, is
+   * fresher and wins.
+   */
   async function findDeadLetter(id: string): Promise<{ record: RequestRecord; json: string } | undefined> {
-    const inRedis = await engine.findFinal(id);
+    const unarchivedClient = await admin.unarchivedClientOf(id);
+    const archived = unarchivedClient === undefined ? await archive.getAny(id) : undefined;
+    const clientId = unarchivedClient ?? archived?.record.clientId;
+    if (clientId === undefined) return undefined;
+    const inRedis = await engine.findFinal(clientId, id);
     if (inRedis) return inRedis;
-    const archived = await archive.getAny(id);
-    return archived && { record: archived.record, json: JSON.stringify(archived.stored) };
+    const fromArchive = archived ?? (await archive.getAny(id));
+    return fromArchive && { record: fromArchive.record, json: JSON.stringify(fromArchive.stored) };
   }
 };

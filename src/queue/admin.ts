@@ -81,19 +81,30 @@ export class QueueAdmin {
    * outage older ones show up only once archived.
    */
   async unarchivedDeadLetters(before: string, limit: number): Promise<RequestRecord[]> {
+    const found = new Map<string, RequestRecord>();
+    for (const { id, stored, json } of await this.unarchivedFinals()) {
+      if (stored.st !== 'failed' || (before !== '' && id >= before) || found.has(id)) continue;
+      found.set(id, decodeRecord(id, json, 'failed'));
+    }
+    return [...found.values()].sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, limit);
+  }
+
+  /** The client of a request that ended recently and is still on its way to the archive. */
+  async unarchivedClientOf(id: string): Promise<string | undefined> {
+    return (await this.unarchivedFinals()).find((final) => final.id === id)?.stored.c;
+  }
+
+  /** The final records of the newest archive stream entries of every shard, newest first. */
+  private async unarchivedFinals(): Promise<{ id: string; stored: StoredRecord; json: string }[]> {
     const perShard = await Promise.all(
       this.engine.keys.shards.map((shard) => this.engine.redis.xrevrange(shard.archive, '+', '-', 'COUNT', STREAM_PEEK)),
     );
-    const found = new Map<string, RequestRecord>();
-    for (const [, fields] of perShard.flat()) {
-      for (const json of archivedRecords(fields)) {
+    return perShard.flat().flatMap(([, fields]) =>
+      archivedRecords(fields).map((json) => {
         const stored = JSON.parse(json) as StoredRecord;
-        const id = stored.id ?? '';
-        if (stored.st !== 'failed' || (before !== '' && id >= before) || found.has(id)) continue;
-        found.set(id, decodeRecord(id, json, 'failed'));
-      }
-    }
-    return [...found.values()].sort((a, b) => (a.id < b.id ? 1 : -1)).slice(0, limit);
+        return { id: stored.id ?? '', stored, json };
+      }),
+    );
   }
 
   private async lengths(keys: string[]): Promise<number[]> {

@@ -288,14 +288,11 @@ export class QueueEngine {
     }
   }
 
-  /**
-   * A final record still in Redis retention, whoever's it is (for administrators, who know the id
-   * but not the client, hence not the shard): one GET per shard.
-   */
-  async findFinal(id: string): Promise<{ record: RequestRecord; json: string } | undefined> {
-    const found = await Promise.all(this.keys.shards.map((shard) => this.redis.get(`${shard.base}done:${id}`)));
-    const json = found.find((value): value is string => typeof value === 'string');
-    if (json === undefined) return undefined;
+  /** A client's final record while still in Redis retention (for administrators). */
+  async findFinal(clientId: string, id: string): Promise<{ record: RequestRecord; json: string } | undefined> {
+    const { base } = this.keys.forClient(clientId);
+    const json = (await this.redis.hget(`${base}res:${clientId}`, id)) ?? (await this.redis.get(`${base}done:${id}`));
+    if (json === null) return undefined;
     const status = (JSON.parse(json) as { st: RequestStatus }).st;
     return { record: decodeRecord(id, json, status), json };
   }

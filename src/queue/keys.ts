@@ -19,9 +19,11 @@
  *                           absent while it has one request or none
  *   fin:<client>     LIST   ids of its finished requests, oldest first (count-bounded retention);
  *                           also its outbox, read through the cursor `deq` of client:<client>
+ *   res:<client>     HASH   request id -> final record JSON of the requests fin:<client> lists
  *   idem:<client>    HASH   idempotency key -> request id
  *   client:<client>  HASH   its counters (succeeded, failed, cancelled), outbox cursor, logged-out mark
- *   done:<id>        STRING final record JSON, expiring after the retention window
+ *   done:<id>        STRING a final record as versions before res:<client> kept it: still read, no
+ *                           longer written, gone by itself after the retention window
  *   revoked:<family> STRING a logged-out session family of one of the shard's clients (auth)
  *   rl:<client>      STRING the client's enqueue calls in the current second (rate limit)
  * Pub/sub: `<prefix>:wake` wakes idle workers; `<prefix>:{s<n>}:events` carries the state changes
@@ -86,6 +88,6 @@ export class KeySpace {
 
   clientKeys(clientId: string): string[] {
     const { base } = this.forClient(clientId);
-    return ['q', 'fin', 'idem', 'client'].map((name) => `${base}${name}:${clientId}`);
+    return ['q', 'fin', 'res', 'idem', 'client'].map((name) => `${base}${name}:${clientId}`);
   }
 }

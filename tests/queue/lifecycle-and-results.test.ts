@@ -73,14 +73,14 @@ async function shardHoldsNothingOf(client: string, ids: string[]): Promise<void>
 }
 
 /**
- * What may stay of a drained, logged-out client: its finished records (done:<id>, named by
- * request id) and the per-client retention keys fin: (finished ids, also the outbox) and client:
- * (counters and the outbox cursor), every one of them expiring within the retention window.
+ * What may stay of a drained, logged-out client: its retention keys fin: (finished ids, also the
+ * outbox), res: (their final records) and client: (counters and the outbox cursor), every one of
+ * them expiring within the retention window.
  */
 async function expectOnlyExpiringRetention(client: string): Promise<void> {
   const keys = await keysOfClient(fixture.redis, fixture.config.KEY_PREFIX, client);
   for (const key of keys) {
-    expect(['fin', 'out', 'client']).toContain(keyKind(key));
+    expect(['fin', 'res', 'client']).toContain(keyKind(key));
     const ttl = await fixture.redis.pttl(key);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(fixture.config.RESULT_RETENTION_S * 1000);
@@ -117,11 +117,11 @@ describe('queue lifecycle', () => {
     expect(await kindsOf(client)).not.toContain('idem');
     await expectOnlyExpiringRetention(client);
     await shardHoldsNothingOf(client, ids);
-    // The finished records themselves stay readable, expiring too.
-    for (const id of ids) {
-      const ttl = await fixture.redis.pttl(`${fixture.engine.keys.forClient(client).base}done:${id}`);
-      expect(ttl).toBeGreaterThan(0);
-    }
+    // The finished records themselves stay readable, in res:<client>, expiring too.
+    const results = `${fixture.engine.keys.forClient(client).base}res:${client}`;
+    expect(await fixture.redis.hkeys(results)).toEqual(expect.arrayContaining(ids));
+    expect(await fixture.redis.pttl(results)).toBeGreaterThan(0);
+    expect(await records(fixture.engine, client, ids)).toEqual(ids.map(() => expect.objectContaining({ status: 'succeeded' })));
   });
 
   it('keeps a client with one request in its shard’s heads hash, with no key of its own', async () => {
@@ -202,7 +202,7 @@ describe('results', () => {
       const record = await fixture.engine.get(client, id);
       if (n < 8 - KEEP) {
         expect(record).toBeUndefined();
-        expect(await fixture.redis.exists(`${base}done:${id}`)).toBe(0);
+        expect(await fixture.redis.hexists(`${base}res:${client}`, id)).toBe(0);
       } else {
         expect(record).toMatchObject({ status: 'succeeded', payload: { n } });
       }
@@ -251,31 +251,44 @@ describe('results', () => {
     expect(await fixture.engine.dequeue(client)).toBeUndefined();
   });
 
-  it('lets finished records expire after the retention window, while the archive keeps them', async () => {
+  it('keeps finished records while the client is busy, then lets them expire with its retention, the archive keeping them', async () => {
     const client = clientId('expiry');
     const log = new StartLog();
     const gates = new Gates();
     await fixture.startWorker(testHandlers(log, gates), {}, { RESULT_RETENTION_S: 1 });
-    // B keeps the client busy while A's final record ages out.
+    // B keeps the client busy for longer than the retention window after A ended.
     const [a, b] = await fixture.engine.enqueue(client, [req('gated', { n: 1 }), req('gated', { gate: 'b' })]);
     await eventually(() => allIn(fixture.engine, client, [a?.id ?? ''], ['succeeded']));
-    expect(await fixture.engine.get(client, a?.id ?? '')).toMatchObject({ status: 'succeeded' });
-    await eventually(async () => (await fixture.engine.get(client, a?.id ?? '')) === undefined, 5_000);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(await fixture.engine.get(client, a?.id ?? '')).toMatchObject({ status: 'succeeded', result: { ran: a?.id } });
 
-    // Its id still comes out of the outbox; the record is then read from the archive.
-    expect(await fixture.engine.dequeue(client)).toEqual({ id: a?.id });
-    await eventually(async () => (await archivedRows(fixture.pool, [a?.id ?? ''])).length === 1);
+    gates.open('b');
+    await eventually(() => allIn(fixture.engine, client, [b?.id ?? ''], ['succeeded']));
+    // Drained: the countdown runs, and then nothing of the client is left in Redis.
+    await eventually(async () => (await kindsOf(client)).length === 0, 5_000);
+    expect(await fixture.engine.get(client, a?.id ?? '')).toBeUndefined();
+    expect(await fixture.engine.get(client, b?.id ?? '')).toBeUndefined();
+    await eventually(async () => (await archivedRows(fixture.pool, [a?.id ?? '', b?.id ?? ''])).length === 2);
     expect((await archivedRows(fixture.pool, [a?.id ?? '']))[0]).toMatchObject({
       status: 'succeeded',
       result: { ran: a?.id },
       payload: { n: 1 },
     });
+  });
 
-    gates.open('b');
-    await eventually(() => allIn(fixture.engine, client, [b?.id ?? ''], ['succeeded']));
-    // Drained: the client's retention runs out too and nothing of it is left.
-    await eventually(async () => (await kindsOf(client)).length === 0, 5_000);
-    expect(await fixture.engine.get(client, b?.id ?? '')).toBeUndefined();
+  it('still reads a final record kept the earlier way, one done:<id> key per request', async () => {
+    const client = clientId('legacy');
+    await fixture.startWorker(testHandlers(new StartLog(), new Gates()));
+    const [a] = await fixture.engine.enqueue(client, [req('gated', { n: 1 })]);
+    const id = a?.id ?? '';
+    await eventually(() => allIn(fixture.engine, client, [id], ['succeeded']));
+    const { base } = fixture.engine.keys.forClient(client);
+    const final = (await fixture.redis.hget(`${base}res:${client}`, id)) as string;
+    await fixture.redis.hdel(`${base}res:${client}`, id);
+    expect(await fixture.engine.get(client, id)).toBeUndefined();
+    await fixture.redis.set(`${base}done:${id}`, final, 'PX', 60_000);
+    expect(await fixture.engine.get(client, id)).toMatchObject({ status: 'succeeded', payload: { n: 1 } });
+    expect(await fixture.engine.dequeue(client)).toMatchObject({ id, record: { status: 'succeeded' } });
   });
 
   it('archives every final state with the record Redis held', async () => {

@@ -13,7 +13,7 @@ local retentionMs = tonumber(ARGV[5])
 local client, id = ARGV[3], ARGV[4]
 local raw, position = findUnfinished(client, id)
 if not raw then
-  local done = redis.call('GET', base .. 'done:' .. id)
+  local done = finalRecord(client, id)
   if done and cjson.decode(done).c == client then return { 'not_cancellable', done } end
   return { 'not_found', false }
 end
@@ -33,4 +33,4 @@ else
   redis.call('LREM', base .. 'q:' .. client, 1, id)
   redis.call('HDEL', KEYS[2], id)
 end
-return { 'cancelled', redis.call('GET', base .. 'done:' .. id) }
+return { 'cancelled', finalRecord(client, id) }

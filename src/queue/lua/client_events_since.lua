@@ -26,7 +26,7 @@ end
 -- Finished requests, newest first, until one ended before `since`.
 local finished = redis.call('LRANGE', base .. 'fin:' .. client, -limit, -1)
 for i = #finished, 1, -1 do
-  local done = redis.call('GET', base .. 'done:' .. finished[i])
+  local done = finalRecord(client, finished[i])
   if done then
     local record = cjson.decode(done)
     if record.f <= since then break end

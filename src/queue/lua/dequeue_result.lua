@@ -19,4 +19,4 @@ local cursor = math.max(tonumber(counts[4] or 0), first)
 if cursor >= total then return false end
 local id = redis.call('LINDEX', finished, cursor - first)
 redis.call('HSET', meta, 'deq', cursor + 1)
-return { id, redis.call('GET', base .. 'done:' .. id) or false }
+return { id, finalRecord(client, id) or false }

@@ -45,7 +45,7 @@ local function existingStatus(client, id)
     if position == 0 and isLeased(cjson.decode(raw)) then return 'running', -1 end
     return 'queued', position
   end
-  local done = redis.call('GET', base .. 'done:' .. id)
+  local done = finalRecord(client, id)
   if done then return cjson.decode(done).st, -1 end
   return 'archived', -1
 end
@@ -81,7 +81,7 @@ for i = FIRST, #ARGV, GROUP do
   -- before and is being sent again (ioredis resends a command whose reply a dropped connection
   -- lost), so it is answered like a repeat instead of queuing the request twice.
   if not original and (headIdOf(client) == id or redis.call('HEXISTS', KEYS[2], id) == 1
-      or redis.call('EXISTS', base .. 'done:' .. id) == 1) then
+      or redis.call('HEXISTS', base .. 'res:' .. client, id) == 1) then
     original = id
   end
   if original then
@@ -116,8 +116,7 @@ for i = FIRST, #ARGV, GROUP do
       redis.call('HDEL', meta, 'gone')
       if position == 0 then
         -- A new busy period: retention countdowns wait until the queue drains again.
-        redis.call('PERSIST', meta)
-        redis.call('PERSIST', base .. 'fin:' .. client)
+        stopRetentionCountdown(client)
       end
     end
     if position == 0 then pushReady(client) end

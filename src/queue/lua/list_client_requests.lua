@@ -8,7 +8,7 @@ ARGV[6] status  '' for any, or one of queued | running | succeeded | failed | ca
 Returns {live, finished}, two lists of {id, status, record JSON, position}, largest id first:
   live      its unfinished requests (its head, then q:<client> with records from jobs); position
             = requests of the client ahead of it (0 for the head)
-  finished  its finished requests still in retention (fin:<client>, records from done:<id>),
+  finished  its finished requests still in retention (fin:<client>, records from res:<client>),
             position -1; a dead letter that was requeued is live again and left out here
 Each list holds the `limit` largest ids below `before` that have `status`. ids are uuidv7, so
 this is newest first by enqueue time. Cost: one pass over q:<client> and fin:<client> (bounded by
@@ -69,7 +69,7 @@ local function finishedRequests()
     if seen[id] then return nil end
     seen[id] = true
     if id == headId or redis.call('HEXISTS', KEYS[2], id) == 1 then return nil end
-    local raw = redis.call('GET', base .. 'done:' .. id)
+    local raw = finalRecord(client, id)
     if not raw then return nil end -- out of retention: the archive has it
     local status = cjson.decode(raw).st
     if wanted ~= '' and wanted ~= status then return nil end

@@ -12,8 +12,7 @@ local meta = base .. 'client:' .. client
 if redis.call('HEXISTS', KEYS[8], client) == 0 then
   redis.call('DEL', base .. 'idem:' .. client)
   redis.call('HDEL', meta, 'gone')
-  redis.call('PEXPIRE', meta, tonumber(ARGV[4]))
-  redis.call('PEXPIRE', base .. 'fin:' .. client, tonumber(ARGV[4]))
+  startRetentionCountdown(client, tonumber(ARGV[4]))
   return 1
 end
 redis.call('HSET', meta, 'gone', '1')

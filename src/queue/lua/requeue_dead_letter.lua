@@ -4,7 +4,7 @@ KEYS[1..8] shard keys (see includes/shard_keys.lua); ARGV[1] key base, ARGV[2] w
 ARGV[3] client    the request's client (this shard is its shard)
 ARGV[4] id
 ARGV[5] record    its final record JSON (as finish() writes it), read from the PostgreSQL archive
-                  when Redis no longer holds it; done:<id>, when still present, is fresher and wins
+                  when Redis no longer holds it; the one Redis still holds, if any, is fresher and wins
 ARGV[6] maxDepth  as in enqueue.lua
 Returns {outcome, position}: 'queued' with the number of the client's requests ahead of it;
 'not_retryable' (-1) when the request is not failed (queued or running again, or it ended
@@ -23,7 +23,7 @@ dequeue_result.lua), so the request's next end is counted, and handed out, once 
 
 local client, id, maxDepth = ARGV[3], ARGV[4], tonumber(ARGV[6])
 if findUnfinished(client, id) then return { 'not_retryable', -1 } end
-local record = cjson.decode(redis.call('GET', base .. 'done:' .. id) or ARGV[5])
+local record = cjson.decode(finalRecord(client, id) or ARGV[5])
 if record.c ~= client then return { 'not_found', -1 } end
 if record.st ~= 'failed' then return { 'not_retryable', -1 } end
 if pendingCount(client) + 1 > maxDepth then return redis.error_reply('QUEUE_FULL ' .. client) end
@@ -33,8 +33,7 @@ local position = appendRequest(client, id, record.k or 0, encodeRest({
   t = record.t, p = record.p, m = record.m, o = record.o, e = record.e, h = record.h,
 }))
 if position == 0 then
-  redis.call('PERSIST', base .. 'client:' .. client)
-  redis.call('PERSIST', base .. 'fin:' .. client)
+  stopRetentionCountdown(client)
   pushReady(client)
 end
 emitEvent(client, id, 'queued', 0, nowMs())

@@ -20,17 +20,21 @@ local function flushArchive()
   archiveBatch = {}
 end
 
--- Keeps a final record (JSON text) readable and queues it for the archive: a final copy stays
--- readable (done:<id>, expiring after the retention window, and at most `keep` per client:
--- fin:<client> lists them in finish order and is also the client's outbox, read through a cursor).
+-- Keeps a final record (JSON text) readable and queues it for the archive. The client's latest
+-- `keep` final records stay readable in res:<client> (id -> JSON), listed in finish order by
+-- fin:<client>, which is also the client's outbox, read through a cursor; both expire together
+-- once the queue has drained (clientDrained). One hash per client rather than a key per record:
+-- a key with its own expiry per request grew the keyspace and the expiry table that every key
+-- lookup of every script searches, and cost Redis 15-20% more CPU per request (bench/README.md).
 -- The caller has already taken the request out of the client's queue.
 local function storeFinal(id, client, status, final, attempt, now, keep)
-  redis.call('SET', base .. 'done:' .. id, final, 'PX', retentionMs)
+  local results = base .. 'res:' .. client
+  redis.call('HSET', results, id, final)
   local finished = base .. 'fin:' .. client
   local count = redis.call('RPUSH', finished, id)
   if count > keep then
     for _, old in ipairs(redis.call('LPOP', finished, count - keep)) do
-      redis.call('DEL', base .. 'done:' .. old)
+      if redis.call('HDEL', results, old) == 0 then redis.call('DEL', base .. 'done:' .. old) end
     end
   end
   archiveBatch[#archiveBatch + 1] = final
@@ -64,8 +68,7 @@ local function clientDrained(client)
     redis.call('HDEL', meta, 'gone')
     redis.call('DEL', base .. 'idem:' .. client)
   end
-  redis.call('PEXPIRE', meta, retentionMs)
-  redis.call('PEXPIRE', base .. 'fin:' .. client, retentionMs)
+  startRetentionCountdown(client, retentionMs)
 end
 
 -- After a client's head ended, given its next request taken off the backlog (takeNextHead, nil

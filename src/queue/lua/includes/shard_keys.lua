@@ -10,7 +10,7 @@
 --   KEYS[8] heads    HASH   client id -> JSON record of its head request (running, waiting for a
 --                           retry or next to start); a field exists iff the client has unfinished work
 -- and ARGV[1] = the shard's key base "<prefix>:{s<n>}:", from which per-client keys are derived
--- (q:<client>, fin:<client>, idem:<client>, client:<client>, done:<id>). Those keys carry the same
+-- (q:<client>, fin:<client>, res:<client>, idem:<client>, client:<client>). Those keys carry the same
 -- hash tag, so they live in the slot of KEYS[1..8] and Redis Cluster accepts the access; they
 -- cannot be listed in KEYS because which client comes next is only known inside the script.
 -- ARGV[2] = the wake channel, published to when the ready ring goes from empty to non-empty.
@@ -28,6 +28,27 @@
 -- c client, st status, f finishedAt, r result JSON text, er error {message, code}.
 local base = ARGV[1]
 local wakeChannel = ARGV[2]
+
+-- A finished request's final record (JSON text), or nil once it has left Redis retention.
+-- res:<client> holds them by id; done:<id> is where earlier versions kept each one, read until
+-- those expire by themselves.
+local function finalRecord(client, id)
+  return redis.call('HGET', base .. 'res:' .. client, id) or redis.call('GET', base .. 'done:' .. id) or nil
+end
+
+-- A client's counters, finished list and final records outlive its queue: their retention
+-- countdown runs while the queue is drained and stops when it has work again.
+local function retainedKeys(client)
+  return { base .. 'client:' .. client, base .. 'fin:' .. client, base .. 'res:' .. client }
+end
+
+local function startRetentionCountdown(client, ms)
+  for _, key in ipairs(retainedKeys(client)) do redis.call('PEXPIRE', key, ms) end
+end
+
+local function stopRetentionCountdown(client)
+  for _, key in ipairs(retainedKeys(client)) do redis.call('PERSIST', key) end
+end
 
 local function nowMs()
   local t = redis.call('TIME')
