@@ -7,6 +7,7 @@
 import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import lockfile from 'proper-lockfile';
 import type { Tokens } from '../client/index.js';
 
 export interface Session {
@@ -77,6 +78,26 @@ export class CredentialStore {
     writeFileSync(temporary, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
     chmodSync(temporary, 0o600); // in case a umask or an older file got in the way
     renameSync(temporary, this.path);
+  }
+
+  /**
+   * Runs `work` while no other laneq process does: token renewals of commands started together
+   * take turns (a refresh token is single-use; spending it twice revokes the session). The lock is
+   * a `credentials.json.lock` directory (proper-lockfile: atomic mkdir, with a stale lock of a
+   * killed process taken over after 10 s).
+   */
+  async exclusive<T>(work: () => Promise<T>): Promise<T> {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const release = await lockfile.lock(this.path, {
+      realpath: false,
+      stale: 10_000,
+      retries: { retries: 120, factor: 1.2, minTimeout: 20, maxTimeout: 250 },
+    });
+    try {
+      return await work();
+    } finally {
+      await release().catch(() => undefined);
+    }
   }
 
   get(url: string): Session | undefined {

@@ -75,6 +75,11 @@ function signedInClient(context: Context): { client: LaneqClient; username: stri
     onTokens: (tokens) => {
       if (!restoring) context.store.set(context.url, tokens ? { username: session.username, tokens } : undefined);
     },
+    // Other laneq processes may renew the same stored session at the same moment.
+    sharedTokens: {
+      read: () => context.store.get(context.url)?.tokens,
+      exclusive: (renew) => context.store.exclusive(renew),
+    },
   });
   client.setTokens(session.tokens);
   restoring = false;

@@ -6,7 +6,7 @@
 import { LaneqError } from './errors.js';
 import { streamEvents, type EventsOptions } from './events.js';
 import { Http } from './http.js';
-import { TokenStore, tokensFrom, type Tokens, type TokensListener } from './tokens.js';
+import { TokenStore, tokensFrom, type SharedTokens, type Tokens, type TokensListener } from './tokens.js';
 import type {
   Accepted,
   Cancelled,
@@ -32,7 +32,7 @@ import { waitForFinal, type WaitOptions } from './wait.js';
 export { LaneqError } from './errors.js';
 export type { ClientErrorCode, LaneqErrorCode } from './errors.js';
 export type { EventsOptions } from './events.js';
-export type { Tokens, TokensListener } from './tokens.js';
+export type { SharedTokens, Tokens, TokensListener } from './tokens.js';
 export type * from './types.js';
 export { FINAL_STATUSES } from './types.js';
 export type { WaitOptions } from './wait.js';
@@ -44,6 +44,8 @@ export interface ClientOptions {
   fetch?: FetchLike;
   /** Told whenever the tokens change (login, refresh, logout, a refused refresh: undefined). */
   onTokens?: TokensListener;
+  /** Set when other processes hold the same stored session: renewals then never race theirs. */
+  sharedTokens?: SharedTokens;
 }
 
 export interface LaneqClient {
@@ -96,7 +98,7 @@ export function createClient(options: ClientOptions): LaneqClient {
   const baseUrl = options.baseUrl.endsWith('/') ? options.baseUrl : `${options.baseUrl}/`;
   const exchange = async (refreshToken: string): Promise<TokenPair> =>
     present(await http.json<TokenPair>({ method: 'POST', path: 'api/auth/refresh', body: { refreshToken } }));
-  const tokens = new TokenStore(exchange, options.onTokens);
+  const tokens = new TokenStore(exchange, options.onTokens, options.sharedTokens);
   const http = new Http(baseUrl, fetchFn, tokens);
   const requestPath = (id: string) => `api/queue/requests/${encodeURIComponent(id)}`;
   const get = async (id: string, signal?: AbortSignal) =>

@@ -11,6 +11,19 @@ export interface Tokens {
 
 export type TokensListener = (tokens: Tokens | undefined) => void;
 
+/**
+ * Tokens that other holders (other processes of a command line, other tabs) keep in the same
+ * store. A refresh token is single-use and a reused one revokes the session, so a renewal must
+ * not race another holder's: it runs under `exclusive` and first looks at what is stored, taking a
+ * pair another holder renewed meanwhile instead of spending the old refresh token again.
+ */
+export interface SharedTokens {
+  /** The tokens as stored now, by this holder or another. */
+  read(): Tokens | undefined | Promise<Tokens | undefined>;
+  /** Runs `renew` while no other holder renews (a lock file, a Web Lock…). */
+  exclusive<T>(renew: () => Promise<T>): Promise<T>;
+}
+
 export function tokensFrom(pair: TokenPair, now = Date.now()): Tokens {
   return { accessToken: pair.accessToken, refreshToken: pair.refreshToken, expiresAt: now + pair.expiresIn * 1000 };
 }
@@ -34,6 +47,7 @@ export class TokenStore {
   constructor(
     private readonly exchange: (refreshToken: string) => Promise<TokenPair>,
     private readonly listener?: TokensListener,
+    private readonly shared?: SharedTokens,
   ) {}
 
   get(): Tokens | undefined {
@@ -72,7 +86,18 @@ export class TokenStore {
     return this.refreshing;
   }
 
-  private async runRefresh(): Promise<void> {
+  private runRefresh(): Promise<void> {
+    const shared = this.shared;
+    if (!shared) return this.renew();
+    return shared.exclusive(async () => {
+      const stored = await shared.read();
+      const held = this.tokens;
+      if (held && stored && stored.refreshToken !== held.refreshToken) this.set(stored);
+      else await this.renew();
+    });
+  }
+
+  private async renew(): Promise<void> {
     const tokens = this.tokens;
     if (!tokens) return;
     const generation = this.generation;

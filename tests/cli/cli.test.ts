@@ -99,6 +99,27 @@ describe('laneq', () => {
     expectFailure(await laneq(user, ['status']), 3, /^laneq status: not signed in/);
   });
 
+  it('renews an expired token once when several commands run at the same time', async () => {
+    // Refresh tokens are single-use and a reused one revokes the session: commands started together
+    // (a shell loop with `&`, xargs -P) must share one renewal instead of each spending the token.
+    const user = await signedInUser();
+    const file = join(user.configDir, 'credentials.json');
+    type Stored = { servers: Record<string, { tokens: { refreshToken: string; expiresAt: number } }> };
+    const before = JSON.parse(await readFile(file, 'utf8')) as Stored;
+    const session = Object.values(before.servers)[0];
+    if (!session) throw new Error('no stored session');
+    session.tokens.expiresAt = 0;
+    await writeFile(file, JSON.stringify(before), { mode: 0o600 });
+
+    const together = await Promise.all(Array.from({ length: 4 }, () => laneq(user, ['status', '--json'])));
+    for (const result of together) expect(json<{ pending: number }>(result).pending).toBe(0);
+    // The session is still alive afterwards, on the token pair the renewal stored.
+    expect(expectOk(await laneq(user, ['whoami'])).stdout).toContain(user.username);
+    const after = Object.values((JSON.parse(await readFile(file, 'utf8')) as Stored).servers)[0];
+    expect(after?.tokens.refreshToken).not.toBe(session.tokens.refreshToken);
+    await expect(stat(`${file}.lock`)).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
   it('enqueues a 10,000-line JSONL file in batches and watches it run to the end', { timeout: 60_000 }, async () => {
     const user = await signedInUser();
     const file = join(root, 'noop.jsonl');

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClient, LaneqError, type FetchLike, type LaneqClient, type QueueEvent } from '../../src/client/index.js';
+import { createClient, LaneqError, type FetchLike, type LaneqClient, type QueueEvent, type SharedTokens } from '../../src/client/index.js';
 import { hashPassword } from '../../src/auth/passwords.js';
 import { UserStore } from '../../src/auth/users.js';
 import { startTestServer, type TestServer } from '../helpers/context.js';
@@ -138,6 +138,40 @@ describe('token renewal', () => {
     const answers = await Promise.all([client.me(), client.stats(), client.types(), client.list()]);
     expect(answers).toHaveLength(4);
     expect(recorder.calls.filter((call) => call.path === '/api/auth/refresh')).toHaveLength(1);
+  });
+
+  it('with sharedTokens, holders of one stored session renew it once between them', async () => {
+    // Three clients (think: three processes of one user) restore the same stored, expired pair.
+    const { client: first } = await signedIn();
+    let stored = first.getTokens();
+    if (!stored) throw new Error('not signed in');
+    stored = { ...stored, expiresAt: 0 };
+    let lock = Promise.resolve();
+    const sharedTokens: SharedTokens = {
+      read: () => stored,
+      exclusive: <T>(renew: () => Promise<T>): Promise<T> => {
+        const turn = lock.then(renew);
+        lock = turn.then(
+          () => undefined,
+          () => undefined,
+        );
+        return turn;
+      },
+    };
+    const recorder = recordingFetch();
+    const holders = Array.from({ length: 3 }, () => {
+      const holder = createClient({ baseUrl: server.url, fetch: recorder.fetch, sharedTokens, onTokens: (tokens) => (stored = tokens) });
+      holder.setTokens(stored);
+      return holder;
+    });
+    const answers = await Promise.all(holders.map((holder) => holder.me()));
+    expect(new Set(answers.map((me) => me.username)).size).toBe(1);
+    expect(recorder.calls.filter((call) => call.path === '/api/auth/refresh')).toHaveLength(1);
+    // Everybody holds the renewed pair, and it works (the old refresh token was spent only once).
+    const renewed = holders.map((holder) => holder.getTokens()?.refreshToken);
+    expect(new Set(renewed).size).toBe(1);
+    expect(renewed[0]).not.toBe(first.getTokens()?.refreshToken);
+    await expect(holders[0]?.stats()).resolves.toMatchObject({ pending: 0 });
   });
 
   it('signs out and throws when the refresh itself is refused', async () => {
