@@ -31,6 +31,12 @@ import { compileBranches, schemaCompiler } from './validation.js';
 import { pollUntil, waitForFinished } from './wait-for-result.js';
 import type { LiveEvents } from '../queue/live-events.js';
 
+/** Whether an error refuses the request's body (its shape, size, encoding or content type). */
+function refusesBody(error: Error): boolean {
+  const status = error instanceof AppError ? error.status : (error as { statusCode?: number }).statusCode;
+  return status === 400 || status === 413 || status === 415;
+}
+
 export interface QueueRouteOptions {
   config: Config;
   engine: QueueEngine;
@@ -82,6 +88,12 @@ export const queueRoutes: FastifyPluginAsyncTypebox<QueueRouteOptions> = async (
     {
       // The session's revocation and the rate limit are checked by the enqueue script itself.
       onRequest: app.requireToken,
+      // The body is checked before the script that checks the session: a logged-out token with a
+      // bad body hears 401, as on every other route, rather than what is wrong with its body.
+      errorHandler: async (error, request) => {
+        if (request.claims && refusesBody(error)) await app.requireAuth(request);
+        throw error;
+      },
       bodyLimit: config.ENQUEUE_BODY_LIMIT_BYTES,
       validatorCompiler: (route) =>
         route.httpPart === 'body' ? compileBranches('requests', NewBatch, NewRequest) : schemaCompiler(route),

@@ -90,6 +90,25 @@ describe('POST /api/auth/logout', () => {
 
     expect(await me(session.accessToken)).toEqual({ status: 401, code: 'unauthorized' });
     expect(await enqueue(session.accessToken)).toEqual({ status: 401, code: 'unauthorized' });
+    // Whatever is wrong with the body, a logged-out token hears 401 first, as on every other route
+    // (the enqueue route checks revocation inside its Redis script, after the body checks).
+    for (const body of [{ type: 'no_such_type' }, { type: 'sleep', payload: { ms: -1 } }, { nope: true }]) {
+      const refused = await call<ErrorBody>(server.app, 'POST', '/api/queue/enqueue', { token: session.accessToken, body });
+      expect({ body, status: refused.status, code: refused.body.error.code }).toEqual({ body, status: 401, code: 'unauthorized' });
+    }
+    for (const [contentType, payload] of [['application/json', '{broken'], ['text/plain', 'hello']]) {
+      const refused = await server.app.inject({
+        method: 'POST',
+        url: '/api/queue/enqueue',
+        headers: { authorization: `Bearer ${session.accessToken}`, 'content-type': contentType },
+        payload,
+      });
+      expect({ contentType, status: refused.statusCode, body: refused.json() as unknown }).toMatchObject({
+        contentType,
+        status: 401,
+        body: { error: { code: 'unauthorized' } },
+      });
+    }
     const refreshed = await refresh(session.refreshToken);
     expect(refreshed.status).toBe(401);
     expect(refreshed.body.error.code).toBe('invalid_refresh_token');
