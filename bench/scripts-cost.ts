@@ -4,7 +4,10 @@
  * one loop claims and completes them (complete-and-claim-next, B per call, every shard in turn)
  * with no handler, no worker process and no archiver, and prints the Redis CPU seconds the drain
  * cost per request. Use a Redis nobody else uses: its CPU counters are process-wide.
+ * With --callgrind (for bench/redis-instructions.sh, Redis running under valgrind) it also dumps
+ * Redis's instruction counters before enqueueing, after enqueueing and after draining.
  */
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
@@ -20,6 +23,7 @@ const { values } = parseArgs({
     'per-client': { type: 'string', default: '100' },
     batch: { type: 'string', default: '64' },
     redis: { type: 'string', default: 'redis://127.0.0.1:6391' },
+    callgrind: { type: 'boolean', default: false },
   },
 });
 const clients = Number(values.clients);
@@ -76,11 +80,19 @@ async function drain(): Promise<number> {
   }
 }
 
+/** Closes a phase of the instruction count: callgrind writes the counters so far and zeroes them. */
+function endPhase(): void {
+  if (values.callgrind) execFileSync('callgrind_control', ['--dump'], { stdio: 'ignore' });
+}
+
 async function main(): Promise<void> {
+  endPhase();
   await enqueueAll();
+  endPhase();
   const before = await redisCpuSeconds();
   const started = process.hrtime.bigint();
   const done = await drain();
+  endPhase();
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const cpu = (await redisCpuSeconds()) - before;
   console.log(

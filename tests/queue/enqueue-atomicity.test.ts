@@ -45,4 +45,31 @@ describe('an enqueue call sent twice', () => {
     expect(await fixture.redis.lrange(`${shard.base}q:resent`, 0, -1)).toEqual([ids[1]]);
     expect(await fixture.redis.lrange(shard.keys[0] as string, 0, -1)).toEqual(['resent']);
   });
+
+  it('tells a repeat by its last new request, also when idempotency keys and other clients are in the call', async () => {
+    // Two clients of one shard; the middle request names an idempotency key an earlier call used.
+    const shard = fixture.engine.keys.forClient('resent-a');
+    let other = 'resent-b';
+    for (let n = 0; fixture.engine.keys.forClient(other).index !== shard.index; n += 1) other = `resent-b${n}`;
+    const earlier = '01900000-0000-7000-8000-0000000000a0';
+    const ids = ['01900000-0000-7000-8000-0000000000a1', '01900000-0000-7000-8000-0000000000a2', '01900000-0000-7000-8000-0000000000a3'];
+    const group = (client: string, id: string, key: string) => [client, id, 'noop', 'null', 1, 1_000, key];
+    await fixture.engine.scripts.run('enqueue', shard, [100, 60_000, '', '', 0, ...group('resent-a', earlier, 'key-1')]);
+    const args = [
+      100, 60_000, '', '', 0,
+      ...group('resent-a', ids[0] as string, ''),
+      ...group('resent-a', ids[1] as string, 'key-1'),
+      ...group(other, ids[2] as string, ''),
+    ];
+    const first = await fixture.engine.scripts.run('enqueue', shard, args);
+    expect(first).toEqual([
+      [ids[0], 'queued', 1],
+      [earlier, 'queued', 0],
+      [ids[2], 'queued', 0],
+    ]);
+    expect(await fixture.engine.scripts.run('enqueue', shard, args)).toEqual(first);
+    expect(await fixture.redis.lrange(`${shard.base}q:resent-a`, 0, -1)).toEqual([ids[0]]);
+    expect(await fixture.redis.llen(`${shard.base}q:${other}`)).toBe(0);
+    expect(await fixture.redis.hexists(`${shard.base}jobs`, ids[1] as string)).toBe(0);
+  });
 });

@@ -11,5 +11,5 @@ again. ]]
 --- @include "includes/claim_heads"
 
 local claimed = {}
-claimHeads(tonumber(ARGV[3]), tonumber(ARGV[4]), nowMs(), claimed)
+claimHeads(tonumber(ARGV[3]), claimTimes(tonumber(ARGV[4])), claimed)
 return { readyLengthAndWake(), claimed }

@@ -24,17 +24,25 @@ local retentionMs = tonumber(ARGV[3])
 
 local keep = tonumber(ARGV[4])
 local claimBudget = tonumber(ARGV[5])
-local leaseMs = tonumber(ARGV[6])
-local now = nowMs()
+local times = claimTimes(tonumber(ARGV[6]))
+local now, nowText = times.now, times.nowText
 local claimed = {}
+
+-- A request fresh from the backlog (takeNextHead gave its parts) starts without its head being
+-- parsed again.
+local function startNext(client, head, id, claims, rest)
+  if not claims then return startHead(client, head, times, claimed) end
+  leaseHead(client, id, tonumber(claims) + 1, 1, rest, times, claimed)
+  return true
+end
 
 -- After a client's head ended for good (succeeded or dead-lettered): when nobody waits in the
 -- ready ring and this call still has a slot to fill, the client's next request starts at once.
 -- The ring would have handed this client straight back, so nobody's turn changes, and it saves
 -- the ring's push and pop, the lease's removal and a second write of the new head.
 local function moveOn(client)
-  local head = takeNextHead(client)
-  if head and claimBudget > 0 and ringLength() == 0 and startHead(client, head, leaseMs, now, claimed) then
+  local head, id, claims, rest = takeNextHead(client)
+  if head and claimBudget > 0 and ringLength() == 0 and startNext(client, head, id, claims, rest) then
     claimBudget = claimBudget - 1
     return
   end
@@ -44,7 +52,7 @@ end
 
 -- A success, the hot path: the final record is spliced from the stored one without decoding it.
 local function succeed(id, client, raw, claims, attempts, startedAt, restAt, value)
-  local final = '{"id":"' .. id .. '","c":' .. cjson.encode(client) .. ',"st":"succeeded","f":' .. now ..
+  local final = '{"id":"' .. id .. '","c":' .. cjson.encode(client) .. ',"st":"succeeded","f":' .. nowText ..
     ',"r":' .. cjson.encode(value) .. ',"k":' .. claims .. ',"a":' .. attempts .. ',"s":' .. startedAt .. ',' ..
     string.sub(raw, restAt)
   storeFinal(id, client, 'succeeded', final, attempts, now, keep)
@@ -75,13 +83,13 @@ local function completeOne(id, client, fence, outcome, value, retryDelayMs)
   local leased, claims, attempts, startedAt, headId, restAt = recordHead(raw)
   if leased ~= '1' or claims ~= fence or headId ~= id then return 'stale' end
   if outcome == 'ok' then return succeed(id, client, raw, claims, attempts, startedAt, restAt, value) end
-  return fail(client, cjson.decode(raw), value, retryDelayMs)
+  return fail(client, cjson.decode(raw), value, tonumber(retryDelayMs))
 end
 
 local results = {}
 for i = 7, #ARGV, 6 do
-  results[#results + 1] = completeOne(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5]))
+  results[#results + 1] = completeOne(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5])
 end
 flushArchive()
-claimHeads(claimBudget, leaseMs, now, claimed)
+claimHeads(claimBudget, times, claimed)
 return { results, readyLengthAndWake(), claimed }

@@ -67,9 +67,15 @@ local function headIdOf(client)
   return id
 end
 
+-- Whether Redis holds request `id` of `client`, unfinished or finished.
+local function holds(client, id)
+  return headIdOf(client) == id or redis.call('HEXISTS', KEYS[2], id) == 1
+    or redis.call('HEXISTS', base .. 'res:' .. client, id) == 1
+end
+
 -- Pass 1: resolve idempotency keys and check depth, writing nothing.
 local known = {}
-local added = {}
+local fresh = {}
 local seenKeys = {}
 for i = FIRST, #ARGV, GROUP do
   local client, id, key = ARGV[i], ARGV[i + 1], ARGV[i + 6]
@@ -77,20 +83,25 @@ for i = FIRST, #ARGV, GROUP do
   if key ~= '' then
     original = seenKeys[client .. '\0' .. key] or redis.call('HGET', base .. 'idem:' .. client, key)
   end
-  -- Ids are new UUIDs made by the engine: one Redis already holds means this very call ran
-  -- before and is being sent again (ioredis resends a command whose reply a dropped connection
-  -- lost), so it is answered like a repeat instead of queuing the request twice.
-  if not original and (headIdOf(client) == id or redis.call('HEXISTS', KEYS[2], id) == 1
-      or redis.call('HEXISTS', base .. 'res:' .. client, id) == 1) then
-    original = id
-  end
   if original then
     known[i] = original
   else
     if key ~= '' then seenKeys[client .. '\0' .. key] = id end
-    added[client] = (added[client] or 0) + 1
+    fresh[#fresh + 1] = i
   end
 end
+-- Ids are new UUIDs made by the engine: one Redis already holds means this very call ran before
+-- and is being sent again (ioredis resends a command whose reply a dropped connection lost), so
+-- it is answered like a repeat instead of queuing its requests twice. A call is all or none, so
+-- its last new request tells for all of them: the last, because it is the one least likely to
+-- have finished and left retention since.
+local last = fresh[#fresh]
+if last and holds(ARGV[last], ARGV[last + 1]) then
+  for _, i in ipairs(fresh) do known[i] = ARGV[i + 1] end
+  fresh = {}
+end
+local added = {}
+for _, i in ipairs(fresh) do added[ARGV[i]] = (added[ARGV[i]] or 0) + 1 end
 for client, count in pairs(added) do
   if pendingCount(client) + count > maxDepth then
     return redis.error_reply('QUEUE_FULL ' .. client)
@@ -98,7 +109,7 @@ for client, count in pairs(added) do
 end
 
 -- Pass 2: write.
-local now = nowMs()
+local now, nowText = clockNow()
 local out = {}
 local touched = {}
 for i = FIRST, #ARGV, GROUP do
@@ -107,9 +118,7 @@ for i = FIRST, #ARGV, GROUP do
     local status, position = existingStatus(client, known[i])
     out[#out + 1] = { known[i], status, position }
   else
-    local position = appendRequest(client, id, 0, encodeRest({
-      t = ARGV[i + 2], p = ARGV[i + 3], m = tonumber(ARGV[i + 4]), o = tonumber(ARGV[i + 5]), e = now,
-    }))
+    local position = appendRequest(client, id, 0, newRequestRest(ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], nowText))
     if not touched[client] then
       touched[client] = true
       local meta = base .. 'client:' .. client

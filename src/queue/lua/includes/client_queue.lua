@@ -11,13 +11,15 @@ end
 -- its record (encodeRest). Returns how many of the client's requests are ahead of it: 0 means it
 -- became the head, and the caller makes the client ready.
 local function appendRequest(client, id, claims, rest)
-  if redis.call('HSETNX', KEYS[8], client, withHead(0, claims, 0, 0, id, rest)) == 1 then return 0 end
-  redis.call('HSET', KEYS[2], id, backlogRecord(claims, rest))
+  local claimsText = decimal(claims)
+  if redis.call('HSETNX', KEYS[8], client, withHead('0', claimsText, '0', '0', id, rest)) == 1 then return 0 end
+  redis.call('HSET', KEYS[2], id, backlogRecord(claimsText, rest))
   return redis.call('RPUSH', base .. 'q:' .. client, id)
 end
 
 -- Takes the next request off the client's backlog and returns its record in the head layout, not
--- yet stored, or nil when the backlog is empty.
+-- yet stored, or nil when the backlog is empty; then its id, claim counter and rest of record
+-- (see headFromBacklog).
 local function takeNextHead(client)
   local backlog = base .. 'q:' .. client
   while true do
@@ -26,7 +28,8 @@ local function takeNextHead(client)
     local raw = redis.call('HGET', KEYS[2], id)
     if raw then
       redis.call('HDEL', KEYS[2], id)
-      return headFromBacklog(raw, id)
+      local head, claims, rest = headFromBacklog(raw, id)
+      return head, id, claims, rest
     end
     -- An id without a record cannot run: skip it so the client's queue moves on.
   end

@@ -39,7 +39,7 @@ local function storeFinal(id, client, status, final, attempt, now, keep)
   end
   archiveBatch[#archiveBatch + 1] = final
   if status ~= 'succeeded' then redis.call('HINCRBY', KEYS[6], status, 1) end
-  redis.call('HINCRBY', base .. 'client:' .. client, status, 1)
+  redis.call('HINCRBY', base .. 'client:' .. client, status, '1')
   emitEvent(client, id, status, attempt, now)
 end
 

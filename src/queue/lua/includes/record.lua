@@ -12,6 +12,16 @@ local function withHead(leased, claims, attempts, startedAt, id, rest)
   return '{"l":' .. leased .. ',"k":' .. claims .. ',"a":' .. attempts .. ',"s":' .. startedAt .. ',"i":"' .. id .. '",' .. rest
 end
 
+-- The rest of a new request's record (as encodeRest would write it), from the enqueue call's
+-- arguments: the numbers arrive as decimal text and stay text (see clockNow).
+local function newRequestRest(type, payload, maxAttempts, timeoutMs, enqueuedAt)
+  if not string.find(maxAttempts, '^%d+$') or not string.find(timeoutMs, '^%d+$') then
+    error('maxAttempts and timeoutMs must be whole numbers')
+  end
+  return '"t":' .. cjson.encode(type) .. ',"p":' .. cjson.encode(payload) .. ',"m":' .. maxAttempts ..
+    ',"o":' .. timeoutMs .. ',"e":' .. enqueuedAt .. '}'
+end
+
 -- The JSON of a record's fields other than the claim state and id, without its opening brace.
 local function encodeRest(record)
   local l, k, a, s, i = record.l, record.k, record.a, record.s, record.i
@@ -35,12 +45,15 @@ local function backlogRecord(claims, rest)
   return '{"k":' .. claims .. ',' .. rest
 end
 
--- The head record of request `id` from its backlog record (a record already in the head layout,
--- e.g. written by `upgrade_client_layout.lua` before, is kept as it is).
+-- The head record of request `id` from its backlog record, then its claim counter and the rest
+-- of its record, so that a caller starting it at once need not parse the head again (a record
+-- already in the head layout, e.g. written by `upgrade_client_layout.lua` before, is kept as it
+-- is and returned alone).
 local function headFromBacklog(raw, id)
   local _, headEnd, claims = string.find(raw, BACKLOG_HEAD)
   if not headEnd then return raw end
-  return withHead(0, claims, 0, 0, id, string.sub(raw, headEnd + 1))
+  local rest = string.sub(raw, headEnd + 1)
+  return withHead('0', claims, '0', '0', id, rest), claims, rest
 end
 
 -- Reads the head without decoding: leased ('0' | '1'), claims, attempts, startedAt (as strings),
