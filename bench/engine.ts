@@ -30,7 +30,7 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '1000' },
     'per-client': { type: 'string', default: '100' },
     workers: { type: 'string', default: '1' },
-    concurrency: { type: 'string', default: '128' },
+    concurrency: { type: 'string', default: '512' },
     shards: { type: 'string', default: '2' },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
     postgres: { type: 'string', default: 'postgres://root@127.0.0.1:5432' },

@@ -53,7 +53,7 @@ export const ConfigSchema = {
     // 128 rather than 32: with more slots each complete-and-claim call carries more requests, which
     // cut the CPU of a no-op drain by a quarter (worker 1.9 → 1.2 s, Redis 3.1 → 2.6 s per 100,000,
     // bench/README.md); an idle slot costs nothing.
-    WORKER_CONCURRENCY: Int(1, 10_000, 128, 'Requests one worker process runs at once (each of a different client).'),
+    WORKER_CONCURRENCY: Int(1, 10_000, 512, 'Requests one worker process runs at once (each of a different client); lower it for CPU-bound handlers.'),
     LEASE_MS: Int(1_000, 3_600_000, 30_000, 'Lease of a claimed request; a worker silent this long loses it.'),
     HEARTBEAT_MS: Int(100, 1_200_000, 10_000, 'How often a worker extends the leases of its running requests.'),
     DEFAULT_MAX_ATTEMPTS: Int(1, 100, 3, 'Attempts of a request that does not set maxAttempts.'),

@@ -72,7 +72,7 @@ const { values } = parseArgs({
     big: { type: 'string' },
     'fair-small': { type: 'string' },
     /** jobs one worker process runs at once: laneq (WORKER_CONCURRENCY, its default), GroupMQ, BullMQ unordered */
-    concurrency: { type: 'string', default: '128' },
+    concurrency: { type: 'string', default: '512' },
     'latency-s': { type: 'string' },
     'http-seconds': { type: 'string' },
     'http-connections': { type: 'string', default: '50' },
@@ -109,9 +109,9 @@ const httpConnections = Number(values['http-connections']);
 const bullmqMaxQueues = Number(values['bullmq-max-queues']);
 const graphileConcurrency = Number(values['graphile-concurrency']);
 /** small clients of the fairness run; with --concurrency above it, one claim round takes them all */
-// More small clients than one worker's slots (128), so that a claim round cannot take them all at once
+// More small clients than one worker's slots (512), so that a claim round cannot take them all at once
 // and the fairness run still tells round-robin from sticky scheduling.
-const FAIR_SMALL_CLIENTS = Number(values['fair-small'] ?? 300);
+const FAIR_SMALL_CLIENTS = Number(values['fair-small'] ?? 1_000);
 const LATENCY_CLIENTS = 100;
 const ENQUEUE_BATCH = 10_000;
 const NODE_FLAGS = ['--max-semi-space-size=4'];
