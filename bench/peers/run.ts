@@ -76,7 +76,7 @@ const { values } = parseArgs({
     'latency-s': { type: 'string' },
     'http-seconds': { type: 'string' },
     'http-connections': { type: 'string', default: '50' },
-    'bullmq-max-queues': { type: 'string', default: '1000' },
+    'bullmq-max-queues': { type: 'string', default: '2000' },
     /** Graphile Worker slows down sharply when its concurrency exceeds its pool (10 connections) */
     'graphile-concurrency': { type: 'string', default: '8' },
     redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
