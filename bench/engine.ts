@@ -24,6 +24,7 @@ import { createEngine } from '../src/queue/index.js';
 import type { NewRequest } from '../src/queue/engine.js';
 import { countUnfinished } from '../src/queue/snapshot.js';
 import { cleanupBenchData } from './cleanup.js';
+import { benchWorkerEnv } from './worker-env.js';
 
 const { values } = parseArgs({
   options: {
@@ -46,17 +47,15 @@ const workerCount = Number(values.workers);
 const total = clients * perClient;
 const tag = `bench_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
 const env = {
-  ...process.env,
-  NODE_ENV: 'production',
-  ROLE: 'worker',
-  LOG_LEVEL: 'warn',
-  REDIS_URL: values.redis,
-  DATABASE_URL: `${values.postgres}/${tag}`,
-  KEY_PREFIX: tag.replace(/_/g, '-'),
+  ...benchWorkerEnv({
+    tag,
+    redisUrl: values.redis,
+    postgresUrl: values.postgres,
+    concurrency: values.concurrency,
+    secret: randomBytes(32).toString('hex'),
+    perClient,
+  }),
   QUEUE_SHARDS: values.shards,
-  WORKER_CONCURRENCY: values.concurrency,
-  JWT_SECRET: randomBytes(32).toString('hex'),
-  RESULT_RETENTION_COUNT: String(Math.max(perClient, 1)),
   ...Object.fromEntries(values.env.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)])),
 };
 const config = loadConfig(env);

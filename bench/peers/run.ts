@@ -44,6 +44,7 @@ import type * as ConfigModule from '../../src/config.js';
 import type { NewRequest } from '../../src/queue/engine.js';
 import type * as QueueModule from '../../src/queue/index.js';
 import { cleanupBenchData } from '../cleanup.js';
+import { benchWorkerEnv } from '../worker-env.js';
 import { renderDrainSvg, type DrainPoint } from './chart.js';
 import { peerVersions, producers, type JobData, type Producer } from './producers.mjs';
 
@@ -330,18 +331,9 @@ function spawnNode(script: string, env: NodeJS.ProcessEnv): ChildProcess {
 
 function laneqEnv(tag: string, secret: string, perClient: number): NodeJS.ProcessEnv {
   return {
-    ...process.env,
-    NODE_ENV: 'production',
-    ROLE: 'worker',
-    LOG_LEVEL: 'warn',
-    REDIS_URL: values.redis,
-    DATABASE_URL: `${values.postgres}/${tag}`,
-    KEY_PREFIX: tag.replace(/_/g, '-'),
-    WORKER_CONCURRENCY: String(concurrency),
-    JWT_SECRET: secret,
+    ...benchWorkerEnv({ tag, redisUrl: values.redis, postgresUrl: values.postgres, concurrency: String(concurrency), secret, perClient }),
     HANDLERS: join(here, 'laneq-handlers.mjs'),
     MAX_QUEUE_DEPTH: '100000000',
-    RESULT_RETENTION_COUNT: String(Math.min(1_000_000, Math.max(perClient, 1))),
     RATE_LIMIT_ENQUEUE_PER_S: '1000000',
     RATE_LIMIT_AUTH_PER_IP: '1000000',
   };
