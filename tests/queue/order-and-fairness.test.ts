@@ -127,7 +127,8 @@ describe('fair round-robin across clients', () => {
   it('starts 50 one-request clients within about one round, ahead of a 2,000-request backlog (concurrency 4)', async () => {
     // The big client lives in shard 0, the first shard a fresh worker claims from.
     const [big] = clientsInShard(fixture.engine, 0, 'big');
-    const small = Array.from({ length: 50 }, () => clientId('small'));
+    // Spread evenly over the shards, as in the next test: the shares of slots are per shard.
+    const small = [...clientsInShard(fixture.engine, 0, 'small', 25), ...clientsInShard(fixture.engine, 1, 'small', 25)];
     const order = await startOrder(big as string, 2_000, small, 4);
 
     const firstStart = small.map((client) => order.indexOf(client));
