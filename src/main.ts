@@ -18,23 +18,30 @@ function configOrExit(): Config {
 const config = configOrExit();
 const logger = createLogger(config.LOG_LEVEL);
 
-try {
-  const server = await startServer(config, logger);
-  logger.info({ url: server.url || undefined, role: config.ROLE }, 'laneq is up');
+// Signals are handled from the start: a worker claims requests before start-up has ended, and a
+// SIGTERM then must still give them back (graceful shutdown) rather than kill the process.
+const starting = startServer(config, logger);
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));
 
-  const shutdown = async (signal: string) => {
-    logger.info({ signal }, 'shutting down');
-    const deadline = setTimeout(() => {
-      logger.error('shutdown grace period exceeded; exiting');
-      process.exit(1);
-    }, config.SHUTDOWN_GRACE_MS + 5_000);
-    deadline.unref();
-    await server.close();
-    logger.info('stopped');
-    process.exit(0);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
+async function shutdown(signal: string): Promise<void> {
+  logger.info({ signal }, 'shutting down');
+  const deadline = setTimeout(() => {
+    logger.error('shutdown grace period exceeded; exiting');
+    process.exit(1);
+  }, config.SHUTDOWN_GRACE_MS + 5_000);
+  deadline.unref();
+  // A start-up that fails exits by itself (below).
+  const server = await starting.catch(() => undefined);
+  if (!server) return;
+  await server.close();
+  logger.info('stopped');
+  process.exit(0);
+}
+
+try {
+  const server = await starting;
+  logger.info({ url: server.url || undefined, role: config.ROLE }, 'laneq is up');
 } catch (error) {
   logger.fatal({ err: error }, 'start-up failed');
   process.exit(1);
