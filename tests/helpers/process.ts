@@ -99,16 +99,28 @@ export function configEnv(config: Config): Record<string, string> {
   );
 }
 
+/** A TCP port the OS picked, held by a listening server until `release()`. */
+export async function takenPort(): Promise<{ port: number; release: () => Promise<void> }> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const release = async () => {
+    server.close();
+    await once(server, 'close');
+  };
+  if (address === null || typeof address === 'string') {
+    await release();
+    throw new Error('no TCP address');
+  }
+  return { port: address.port, release };
+}
+
 /** A TCP port that was free a moment ago (the OS picks it; we release it for the child to take). */
 export async function freePort(): Promise<number> {
-  const probe = createServer();
-  probe.listen(0, '127.0.0.1');
-  await once(probe, 'listening');
-  const address = probe.address();
-  probe.close();
-  await once(probe, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no TCP address');
-  return address.port;
+  const { port, release } = await takenPort();
+  await release();
+  return port;
 }
 
 /** A stack trace has lines like "    at main (file.ts:1:2)". */
