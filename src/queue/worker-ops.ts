@@ -15,6 +15,11 @@ export interface ClaimedRequest {
   maxAttempts: number;
   timeoutMs: number;
   enqueuedAt: number;
+  /**
+   * The client's requests that follow this one in a run (claim_heads.lua): the worker runs them one
+   * after another, in order, each named as `next` in its predecessor's completion.
+   */
+  run?: ClaimedRequest[];
 }
 
 /** What names one claim: a lease is the client's (one request in flight per client). */
@@ -28,6 +33,13 @@ export interface ClaimBatch {
 
 export type AttemptOutcome = { ok: true; resultJson: string } | { ok: false; error: RequestError; retryDelayMs: number };
 
+/** Ending an attempt: inside a run, `next` is the run's next request's id, or '.' where the run ends. */
+export interface Completion {
+  request: ClaimedRequest;
+  outcome: AttemptOutcome;
+  next?: string;
+}
+
 export type CompletionResult = 'succeeded' | 'failed' | 'retrying' | 'stale';
 
 export interface WorkerOpsSettings {
@@ -36,8 +48,8 @@ export interface WorkerOpsSettings {
   retentionCount: number;
 }
 
-/** client, id, fence, attempt, the record as stored (JSON) */
-type RawClaim = [string, string, number, number, string];
+/** client, id, fence, attempt, the record as stored (JSON), then the run that follows: id, backlog record JSON, … */
+type RawClaim = [string, string, number, number, string, string[]?];
 
 /** The worker side of the engine: every call is one script on one shard. */
 export class WorkerOps {
@@ -55,8 +67,9 @@ export class WorkerOps {
     return this.engine.keys.shardOfReadyKey(readyKey);
   }
 
-  async claim(shard: ShardKeys, count: number): Promise<ClaimBatch> {
-    const [remaining, raw] = (await this.engine.scripts.run('claim', shard, [count, this.settings.leaseMs])) as [
+  /** Claims up to `count` heads; `runMax` > 1 lets a claim bring a run of its client's requests. */
+  async claim(shard: ShardKeys, count: number, runMax = 1): Promise<ClaimBatch> {
+    const [remaining, raw] = (await this.engine.scripts.run('claim', shard, [count, this.settings.leaseMs, runMax])) as [
       number,
       RawClaim[],
     ];
@@ -69,11 +82,13 @@ export class WorkerOps {
    */
   async completeMany(
     shard: ShardKeys,
-    completions: { request: ClaimedRequest; outcome: AttemptOutcome }[],
+    completions: Completion[],
     claimNext: number,
+    runMax = 1,
   ): Promise<{ results: CompletionResult[] } & ClaimBatch> {
-    const args: (string | number)[] = [this.settings.retentionMs, this.settings.retentionCount, claimNext, this.settings.leaseMs];
-    for (const { request, outcome } of completions) {
+    const { retentionMs, retentionCount, leaseMs } = this.settings;
+    const args: (string | number)[] = [retentionMs, retentionCount, claimNext, leaseMs, runMax];
+    for (const { request, outcome, next } of completions) {
       args.push(
         request.id,
         request.clientId,
@@ -81,6 +96,7 @@ export class WorkerOps {
         outcome.ok ? 'ok' : 'error',
         outcome.ok ? outcome.resultJson : JSON.stringify(outcome.error),
         outcome.ok ? 0 : outcome.retryDelayMs,
+        next ?? '',
       );
     }
     const [results, remaining, raw] = (await this.engine.scripts.run('complete', shard, args)) as [
@@ -134,13 +150,28 @@ export class WorkerOps {
 }
 
 function toClaimed(shard: ShardKeys, raw: RawClaim): ClaimedRequest {
-  const [clientId, id, fence, attempt, json] = raw;
-  const stored = JSON.parse(json) as Pick<StoredRecord, 't' | 'p' | 'm' | 'o' | 'e'>;
+  const [clientId, id, fence, attempt, json, run] = raw;
+  const claimed = fromRecord(shard, clientId, id, String(fence), attempt, json);
+  if (run) claimed.run = runMembers(shard, clientId, run);
+  return claimed;
+}
+
+type ClaimRecord = Pick<StoredRecord, 't' | 'p' | 'm' | 'o' | 'e'> & { k: number; a?: number };
+
+function fromRecord(
+  shard: ShardKeys,
+  clientId: string,
+  id: string,
+  fence: string,
+  attempt: number,
+  json: string,
+): ClaimedRequest {
+  const stored = JSON.parse(json) as ClaimRecord;
   return {
     shard,
     clientId,
     id,
-    fence: String(fence),
+    fence,
     type: stored.t,
     payloadJson: stored.p,
     attempt,
@@ -148,4 +179,16 @@ function toClaimed(shard: ShardKeys, raw: RawClaim): ClaimedRequest {
     timeoutMs: stored.o,
     enqueuedAt: stored.e,
   };
+}
+
+/** A run's requests, as complete.lua will lease each: fence k + 1, attempt a + 1. */
+function runMembers(shard: ShardKeys, clientId: string, flat: string[]): ClaimedRequest[] {
+  const members: ClaimedRequest[] = [];
+  for (let n = 0; n + 1 < flat.length; n += 2) {
+    const id = flat[n] as string;
+    const json = flat[n + 1] as string;
+    const { k, a } = JSON.parse(json) as ClaimRecord;
+    members.push(fromRecord(shard, clientId, id, String(k + 1), (a ?? 0) + 1, json));
+  }
+  return members;
 }

@@ -63,6 +63,7 @@ export async function startWorker({ config, logger, pool, registry, hooks = {}, 
       retryBaseMs: config.RETRY_BASE_MS,
       retryMaxMs: config.RETRY_MAX_MS,
       maxResultBytes: config.PAYLOAD_LIMIT_BYTES * 4,
+      runLength: config.WORKER_RUN_LENGTH,
     },
     log,
     {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from '../observability/logger.js';
 import type { ShardKeys } from '../queue/keys.js';
-import type { AttemptOutcome, ClaimedRequest, CompletionResult, WorkerOps } from '../queue/worker-ops.js';
+import type { AttemptOutcome, ClaimedRequest, Completion, CompletionResult, WorkerOps } from '../queue/worker-ops.js';
 import type { RedisClient } from '../redis/connect.js';
 import { retryDelayMs } from './backoff.js';
 import type { HandlerRegistry } from './handlers/registry.js';
@@ -19,6 +19,11 @@ export interface RunnerSettings {
   maxResultBytes: number;
   /** how long an idle runner waits before looking at every shard again, in case a wake message was lost */
   idleCheckMs?: number;
+  /**
+   * Most requests of one client a claim may bring (a run, see claim_heads.lua), run one after
+   * another without a round trip between them; 1 turns runs off.
+   */
+  runLength?: number;
 }
 
 /** Observers of the runner's events (metrics, logs, tests). */
@@ -37,15 +42,33 @@ interface Running {
   released: boolean;
   /** its completion is on its way: a heartbeat racing it would report the lease as lost */
   completing: boolean;
+  /**
+   * A run's request started before its predecessor's completion, which leases it, reached Redis:
+   * until then a heartbeat would find the predecessor's lease and report this one lost.
+   */
+  awaitingLease: boolean;
+  /** the run's next request, started when this one ended */
+  successor?: Running;
+  /**
+   * When the call that last set this client's lease was sent (worker clock): the lease runs at
+   * least until leaseSince + leaseMs. A run goes on only while that is far off, so that a worker
+   * frozen past its lease does not go on to requests another worker may have started meanwhile.
+   */
+  leaseSince: number;
   settled: Promise<void>;
   settle: () => void;
   outcome?: AttemptOutcome;
+  /** what its completion tells Redis about the run it is in (see continueRun) */
+  next?: string;
 }
 
 interface CompletionBatch {
   shard: ShardKeys;
   entries: Running[];
 }
+
+/** A run's requests all end in '.' or the next one's id; a request outside any run in ''. */
+const RUN_ENDS = '.';
 
 class TimeoutError extends Error {
   readonly code = 'timeout';
@@ -67,6 +90,8 @@ export class Runner {
   private readonly wakeSeq: number[];
   private readonly wakeup = new Wakeup();
   private readonly completionBatches = new Map<number, CompletionBatch>();
+  /** shards with a completion call in flight: the next one waits, so a run's completions arrive in order */
+  private readonly sending = new Set<number>();
   private flushScheduled = false;
   private rotation = 0;
   private stopping = false;
@@ -113,6 +138,8 @@ export class Runner {
     await this.loop;
     const allSettled = Promise.all([...this.running.values()].map((entry) => entry.settled));
     await Promise.race([allSettled, sleep(graceMs)]);
+    // A run's request may still wait for its predecessor's completion to lease it: that goes first.
+    await Promise.race([this.completionsSent(), sleep(1_000)]);
     await this.releaseRemaining();
     await Promise.race([Promise.all([...this.running.values()].map((entry) => entry.settled)), sleep(1_000)]);
     clearInterval(this.heartbeatTimer);
@@ -168,7 +195,8 @@ export class Runner {
       const asks = ordered
         .map((shard, n) => ({ shard, count: share + (n < extra ? 1 : 0), seq: this.wakeSeq[shard.index] }))
         .filter((ask) => ask.count > 0);
-      const batches = await Promise.all(asks.map((ask) => this.ops.claim(ask.shard, ask.count)));
+      const runMax = this.runMax();
+      const batches = await Promise.all(asks.map((ask) => this.ops.claim(ask.shard, ask.count, runMax)));
       let total = 0;
       let cooled = 0;
       batches.forEach((batch, n) => {
@@ -186,7 +214,15 @@ export class Runner {
     }
   }
 
-  private begin(request: ClaimedRequest): void {
+  /**
+   * Runs only while this worker has slots to spare: then a run takes no slot another client is
+   * waiting for. With one slot there are none.
+   */
+  private runMax(): number {
+    return this.settings.concurrency > 1 ? (this.settings.runLength ?? 1) : 1;
+  }
+
+  private begin(request: ClaimedRequest, predecessor?: Running): Running {
     const abort = new LazyAbort();
     const startedAt = Date.now();
     let settle = () => {};
@@ -200,6 +236,8 @@ export class Runner {
       deadline: startedAt + request.timeoutMs,
       released: false,
       completing: false,
+      awaitingLease: predecessor !== undefined,
+      leaseSince: predecessor?.leaseSince ?? startedAt - (this.settings.leaseMs >> 3),
       settled,
       settle,
     };
@@ -210,7 +248,25 @@ export class Runner {
     this.running.set(request.id, entry);
     this.perShard[request.shard.index] = (this.perShard[request.shard.index] ?? 0) + 1;
     this.hooks.onStarted?.(request);
-    void this.runHandler(entry).then((outcome) => this.queueCompletion(entry, outcome));
+    void this.runHandler(entry).then((outcome) => this.queueCompletion(entry, outcome, this.continueRun(entry, outcome)));
+    return entry;
+  }
+
+  /**
+   * After a request of a run ended: starts the run's next request when this one succeeded and
+   * the worker has a slot to spare, and returns what the completion tells Redis (see complete.lua):
+   * the next request's id, or that the run ends here ('' outside a run).
+   */
+  private continueRun(entry: Running, outcome: AttemptOutcome): string {
+    const run = entry.request.run;
+    if (!run) return '';
+    const [next, ...rest] = run;
+    const spare = this.running.size < this.settings.concurrency;
+    const leaseFresh = Date.now() - entry.leaseSince < this.settings.leaseMs / 2;
+    if (!next || !outcome.ok || this.stopping || entry.released || !spare || !leaseFresh) return RUN_ENDS;
+    next.run = rest;
+    entry.successor = this.begin(next, entry);
+    return next.id;
   }
 
   private async runHandler({ request, abort }: Running): Promise<AttemptOutcome> {
@@ -260,39 +316,57 @@ export class Runner {
    * Completions gather per shard until the event loop turns, then go as one script call: handlers
    * that finish together cost one round trip and one script run, however many they are.
    */
-  private queueCompletion(entry: Running, outcome: AttemptOutcome): void {
+  private queueCompletion(entry: Running, outcome: AttemptOutcome, next: string): void {
     entry.completing = true;
     entry.outcome = outcome;
+    entry.next = next;
     const { shard } = entry.request;
     const batch = this.completionBatches.get(shard.index);
     if (batch) batch.entries.push(entry);
     else this.completionBatches.set(shard.index, { shard, entries: [entry] });
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flushCompletions());
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flushCompletions());
+  }
+
+  /**
+   * One completion call per shard at a time: what ends meanwhile goes in the next call when this
+   * one returns. A run's completions must reach Redis in order (each leases the next request),
+   * and fewer, larger calls cost Redis less.
+   */
+  private flushCompletions(): void {
+    this.flushScheduled = false;
+    for (const [index, batch] of this.completionBatches) {
+      if (this.sending.has(index)) continue;
+      this.completionBatches.delete(index);
+      this.sending.add(index);
+      void this.sendCompletions(batch).finally(() => {
+        this.sending.delete(index);
+        if (this.completionBatches.has(index)) this.scheduleFlush();
+      });
     }
   }
 
-  private flushCompletions(): void {
-    this.flushScheduled = false;
-    const batches = [...this.completionBatches.values()];
-    this.completionBatches.clear();
-    for (const batch of batches) void this.sendCompletions(batch);
+  private async completionsSent(): Promise<void> {
+    while (this.sending.size > 0 || this.completionBatches.size > 0) await sleep(5);
   }
 
   private async sendCompletions({ shard, entries }: CompletionBatch): Promise<void> {
-    const claimNext = this.stopping ? 0 : this.refillCount(shard, entries.length);
+    const sentAt = Date.now();
+    // A request followed by its run's next one frees no slot.
+    const freed = entries.filter((entry) => !entry.successor).length;
+    const claimNext = this.stopping ? 0 : this.refillCount(shard, freed);
     let reply: Awaited<ReturnType<WorkerOps['completeMany']>> | undefined;
     for (let attempt = 0; reply === undefined; attempt += 1) {
       const live = entries.filter((entry) => !entry.released);
       if (live.length === 0) break;
       try {
-        reply = await this.ops.completeMany(
-          shard,
-          live.map((entry) => ({ request: entry.request, outcome: entry.outcome as AttemptOutcome })),
-          claimNext,
-        );
-        this.afterCompletion(live, reply.results);
+        reply = await this.ops.completeMany(shard, live.map(toCompletion), claimNext, this.runMax());
+        this.afterCompletion(live, reply.results, sentAt);
       } catch (error) {
         // Redis unreachable: keep the results and try again. If a lease expires meanwhile, that
         // request is delivered again and its completion refused as stale: never lost.
@@ -309,17 +383,25 @@ export class Runner {
     if (!reply) return;
     if (reply.remaining > 0) this.hot[shard.index] = true;
     for (const next of reply.claimed) this.begin(next);
-    if (reply.claimed.length < entries.length) this.wakeup.notify();
+    if (reply.claimed.length < freed) this.wakeup.notify();
   }
 
-  private afterCompletion(entries: Running[], results: CompletionResult[]): void {
+  private afterCompletion(entries: Running[], results: CompletionResult[], sentAt: number): void {
     entries.forEach((entry, n) => {
       const result = results[n] ?? 'stale';
       const outcome = entry.outcome as AttemptOutcome;
       if (result === 'stale') this.log.warn({ requestId: entry.request.id }, 'lease was lost; completion refused');
       if (result === 'retrying' && !outcome.ok) this.hooks.onRetryScheduled?.(outcome.retryDelayMs);
+      if (entry.successor) this.successorLeased(entry.successor, result === 'succeeded', sentAt);
       this.hooks.onFinished?.(entry.request, result, outcome, Date.now() - entry.startedAt);
     });
+  }
+
+  /** The run's next request is leased now, or, when its predecessor's claim had been lost, never will be. */
+  private successorLeased(successor: Running, leased: boolean, sentAt: number): void {
+    successor.awaitingLease = false;
+    successor.leaseSince = sentAt;
+    if (!leased) successor.abort.abort(new Error('lease lost: another worker owns this request now'));
   }
 
   /**
@@ -339,7 +421,7 @@ export class Runner {
   private async heartbeat(): Promise<void> {
     const byShard = new Map<ShardKeys, Running[]>();
     for (const entry of this.running.values()) {
-      if (entry.released || entry.completing) continue;
+      if (entry.released || entry.completing || entry.awaitingLease) continue;
       const list = byShard.get(entry.request.shard) ?? [];
       list.push(entry);
       byShard.set(entry.request.shard, list);
@@ -347,10 +429,13 @@ export class Runner {
     await Promise.all(
       [...byShard].map(async ([shard, entries]) => {
         try {
+          const sentAt = Date.now();
           const lost = await this.ops.heartbeat(
             shard,
             entries.map(({ request }) => request),
           );
+          const lostIds = new Set(lost);
+          for (const entry of entries) if (!lostIds.has(entry.request.id)) entry.leaseSince = sentAt;
           for (const id of lost) {
             const entry = this.running.get(id);
             if (!entry || entry.completing) continue;
@@ -394,4 +479,8 @@ export class Runner {
       ),
     );
   }
+}
+
+function toCompletion(entry: Running): Completion {
+  return { request: entry.request, outcome: entry.outcome as AttemptOutcome, next: entry.next ?? '' };
 }

@@ -2,7 +2,7 @@
  * Promise 3 with real processes: a worker process killed (SIGKILL) in the middle of a request
  * loses its lease, and the request is delivered again first, counted as an attempt, with its
  * client's later requests after it; a worker process frozen (SIGSTOP) past its lease comes back to
- * find its completion refused, the record untouched.
+ * find its completion refused, the record untouched, and does not go on with the run it held.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestRecord } from '../../src/queue/records.js';
@@ -25,8 +25,8 @@ afterAll(async () => {
   await fixture.cleanup();
 });
 
-function startProcess(): WorkerChild {
-  const worker = spawnWorker(fixture.config, { WORKER_CONCURRENCY: '4', SHUTDOWN_GRACE_MS: '500' });
+function startProcess(env: Record<string, string> = {}): WorkerChild {
+  const worker = spawnWorker(fixture.config, { WORKER_CONCURRENCY: '4', SHUTDOWN_GRACE_MS: '500', ...env });
   children.push(worker);
   return worker;
 }
@@ -53,7 +53,8 @@ describe('a worker process that dies', () => {
     const xIds = xs.map((entry) => entry.id);
     const yIds = ys.map((entry) => entry.id);
 
-    const doomed = startProcess();
+    // Runs off: the requests behind the running one stay plainly queued (a run's crash is below).
+    const doomed = startProcess({ WORKER_RUN_LENGTH: '1' });
     const firstAttempt = await waitUntilRunning(doomed, x, xIds[0] as string);
     doomed.child.kill('SIGKILL');
     expect((await doomed.exited).signal).toBe('SIGKILL');
@@ -112,9 +113,15 @@ describe('a worker process that dies', () => {
     frozen.child.kill('SIGCONT');
     await refused;
     expect(await fixture.engine.get(z, a?.id ?? '')).toEqual(finished);
-    expect(await fixture.engine.get(z, b?.id ?? '')).toMatchObject({ status: 'succeeded', attempts: 1 });
+    // b came with a in a run: the frozen worker might have started it, so it counts an attempt.
+    const second = await fixture.engine.get(z, b?.id ?? '');
+    expect(second).toMatchObject({ status: 'succeeded', attempts: 2 });
+    expect(second?.history.map((entry) => entry.error.code)).toEqual(['lease_expired']);
 
     const exit = await frozen.stop(5_000);
     expect(exit.code).toBe(0);
+    // Thawed with its lease long gone, the old worker did not go on to b (had it, b's completion
+    // would have been refused too, by the time it stopped).
+    expect(frozen.output()).not.toContain(b?.id ?? '');
   }, 60_000);
 });

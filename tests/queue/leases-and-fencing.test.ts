@@ -257,7 +257,8 @@ describe('leases with a running worker', () => {
     await fixture.startWorker(
       { hang: hangOnce(log, reasons) },
       { onFinished: (request, result) => results.push(`${request.attempt}:${result}`) },
-      { WORKER_CONCURRENCY: 4 },
+      // Runs off: b must stay an ordinary queued request (a run would hand it out with a).
+      { WORKER_CONCURRENCY: 4, WORKER_RUN_LENGTH: 1 },
     );
     const [a, b] = await fixture.engine.enqueue(client, [req('hang'), req('hang')]);
     await eventually(() => log.ofRequest(a?.id ?? '').length === 1);

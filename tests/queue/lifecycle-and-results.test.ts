@@ -229,7 +229,8 @@ describe('results', () => {
       req('gated', {}),
     ]);
     expect(await fixture.engine.dequeue(client)).toBeUndefined();
-    await fixture.startWorker(testHandlers(log, gates));
+    // Runs off: C, queued behind the running A, must stay cancellable (a run would hand it out).
+    await fixture.startWorker(testHandlers(log, gates), {}, { WORKER_RUN_LENGTH: 1 });
     await eventually(() => log.ofRequest(a?.id ?? '').length === 1);
     // C finishes first (cancelled), then A (succeeded), then B (failed).
     expect((await fixture.engine.cancel(client, c?.id ?? '')).outcome).toBe('cancelled');
@@ -295,7 +296,8 @@ describe('results', () => {
     const client = clientId('archive');
     const log = new StartLog();
     const gates = new Gates();
-    await fixture.startWorker(testHandlers(log, gates), {}, { RETRY_BASE_MS: 10, RETRY_MAX_MS: 10 });
+    // Runs off, so that the last request stays cancellable while the first one runs.
+    await fixture.startWorker(testHandlers(log, gates), {}, { RETRY_BASE_MS: 10, RETRY_MAX_MS: 10, WORKER_RUN_LENGTH: 1 });
     const [ok, retried, failed, cancelled] = await fixture.engine.enqueue(client, [
       req('gated', { gate: 'ok', text: 'héllo ✓' }),
       req('failOnce', [1, 2, 3]),

@@ -5,10 +5,20 @@ ARGV[4] id
 ARGV[5] retentionMs  as in complete.lua
 ARGV[6] keep         as in complete.lua
 Returns {outcome, record}: outcome 'cancelled' (record = the final JSON), 'not_cancellable'
-(running, waiting for a retry after an attempt, or already finished) or 'not_found'. ]]
+(running, handed out to a worker in a run of its client's requests, waiting for a retry after an
+attempt, or already finished) or 'not_found'. ]]
 --- @include "includes/shard_keys"
 local retentionMs = tonumber(ARGV[5])
 --- @include "includes/finish"
+
+-- Whether the request at `position` of the client's backlog belongs to a live run: its worker may
+-- be running it already.
+local function inRun(client, position)
+  local last = redis.call('HGET', RUNS, client)
+  if not last then return false end
+  local lastIndex = redis.call('LPOS', base .. 'q:' .. client, last)
+  return lastIndex and position <= lastIndex + 1
+end
 
 local client, id = ARGV[3], ARGV[4]
 local raw, position = findUnfinished(client, id)
@@ -18,7 +28,9 @@ if not raw then
   return { 'not_found', false }
 end
 local record = cjson.decode(raw)
-if isLeased(record) or (record.a or 0) > 0 then return { 'not_cancellable', raw } end
+if isLeased(record) or (record.a or 0) > 0 or (position > 0 and inRun(client, position)) then
+  return { 'not_cancellable', raw }
+end
 record.i = id -- a backlog record names no id
 
 finish(client, record, 'cancelled', nil, nil, nowMs(), tonumber(ARGV[6]))

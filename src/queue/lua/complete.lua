@@ -5,11 +5,15 @@ ARGV[3] retentionMs  how long final records stay readable in Redis
 ARGV[4] keep         most finished records kept per client
 ARGV[5] claimCount   how many heads to claim for the freed slots (0 to claim none)
 ARGV[6] leaseMs      lease of those new claims
-ARGV[7..]            groups of 6, one per attempt ended:
+ARGV[7] runMax       most requests of one client per new claim (runs, see includes/claim_heads.lua)
+ARGV[8..]            groups of 7, one per attempt ended:
                        id, client, fence (the token of the claim being ended), outcome ('ok' | 'error'),
                        value (result JSON text when ok; error JSON {message, code} when error),
                        retryDelayMs (backoff chosen by the worker, jitter included; used only
-                       while attempts remain; negative = the error is permanent, no retry)
+                       while attempts remain; negative = the error is permanent, no retry),
+                       next ('' outside a run; inside one, the id of the run's next request, which
+                       the worker has gone on to run and which is leased now under the fence it
+                       holds, or '.' when the run ends here)
 Returns {results, remaining, claimed}: results[i] is 'succeeded', 'failed' (dead-lettered),
 'retrying' or 'stale' (that fence no longer holds: another claim owns the request and nothing was
 changed); remaining and claimed as in claim.lua.
@@ -24,15 +28,18 @@ local retentionMs = tonumber(ARGV[3])
 
 local keep = tonumber(ARGV[4])
 local claimBudget = tonumber(ARGV[5])
-local times = claimTimes(tonumber(ARGV[6]))
+local times = claimTerms(tonumber(ARGV[6]), tonumber(ARGV[7]))
 local now, nowText = times.now, times.nowText
 local claimed = {}
+-- A run's next request is leased without a run of its own and is not a new claim.
+local continuing = { now = now, nowText = nowText, leaseUntil = times.leaseUntil, runMax = 1 }
+local continued = {}
 
 -- A request fresh from the backlog (takeNextHead gave its parts) starts without its head being
 -- parsed again.
-local function startNext(client, head, id, claims, rest)
-  if not claims then return startHead(client, head, times, claimed) end
-  leaseHead(client, id, tonumber(claims) + 1, 1, rest, times, claimed)
+local function startNext(client, head, id, claims, rest, terms, out)
+  if not claims then return startHead(client, head, terms, out) end
+  leaseHead(client, id, tonumber(claims) + 1, 1, rest, terms, out)
   return true
 end
 
@@ -40,9 +47,15 @@ end
 -- ready ring and this call still has a slot to fill, the client's next request starts at once.
 -- The ring would have handed this client straight back, so nobody's turn changes, and it saves
 -- the ring's push and pop, the lease's removal and a second write of the new head.
-local function moveOn(client)
+-- Inside a run (`next`, see the header), the run's next request is leased at once: the worker runs
+-- it already. A run ending here lets the client's next request start or queue as usual.
+local function moveOn(client, next)
   local head, id, claims, rest = takeNextHead(client)
-  if head and claimBudget > 0 and ringLength() == 0 and startNext(client, head, id, claims, rest) then
+  if next ~= '' then
+    if head and id == next and startNext(client, head, id, claims, rest, continuing, continued) then return end
+    redis.call('HDEL', RUNS, client)
+  end
+  if head and claimBudget > 0 and ringLength() == 0 and startNext(client, head, id, claims, rest, times, claimed) then
     claimBudget = claimBudget - 1
     return
   end
@@ -51,16 +64,18 @@ local function moveOn(client)
 end
 
 -- A success, the hot path: the final record is spliced from the stored one without decoding it.
-local function succeed(id, client, raw, claims, attempts, startedAt, restAt, value)
+local function succeed(id, client, raw, claims, attempts, startedAt, restAt, value, next)
   local final = '{"id":"' .. id .. '","c":' .. cjson.encode(client) .. ',"st":"succeeded","f":' .. nowText ..
     ',"r":' .. cjson.encode(value) .. ',"k":' .. claims .. ',"a":' .. attempts .. ',"s":' .. startedAt .. ',' ..
     string.sub(raw, restAt)
   storeFinal(id, client, 'succeeded', final, attempts, now, keep)
-  moveOn(client)
+  moveOn(client, next)
   return 'succeeded'
 end
 
-local function fail(client, record, value, retryDelayMs)
+-- A failure ends a run: the requests after it stay queued behind it.
+local function fail(client, record, value, retryDelayMs, next)
+  if next ~= '' then redis.call('HDEL', RUNS, client) end
   record.l = 0
   local err = cjson.decode(value)
   recordAttemptFailure(record, err, now)
@@ -73,22 +88,22 @@ local function fail(client, record, value, retryDelayMs)
     return 'retrying'
   end
   finish(client, record, 'failed', nil, err, now, keep)
-  moveOn(client)
+  moveOn(client, '')
   return 'failed'
 end
 
-local function completeOne(id, client, fence, outcome, value, retryDelayMs)
+local function completeOne(id, client, fence, outcome, value, retryDelayMs, next)
   local raw = redis.call('HGET', KEYS[8], client)
   if not raw then return 'stale' end
   local leased, claims, attempts, startedAt, headId, restAt = recordHead(raw)
   if leased ~= '1' or claims ~= fence or headId ~= id then return 'stale' end
-  if outcome == 'ok' then return succeed(id, client, raw, claims, attempts, startedAt, restAt, value) end
-  return fail(client, cjson.decode(raw), value, tonumber(retryDelayMs))
+  if outcome == 'ok' then return succeed(id, client, raw, claims, attempts, startedAt, restAt, value, next) end
+  return fail(client, cjson.decode(raw), value, tonumber(retryDelayMs), next)
 end
 
 local results = {}
-for i = 7, #ARGV, 6 do
-  results[#results + 1] = completeOne(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5])
+for i = 8, #ARGV, 7 do
+  results[#results + 1] = completeOne(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
 end
 flushArchive()
 claimHeads(claimBudget, times, claimed)

@@ -7,13 +7,49 @@ ARGV[5] keep         as in complete.lua
 Returns {redelivered, deadLettered}: two lists of request ids.
 The expired attempt counts: a request that keeps killing its worker ends dead-lettered instead of
 taking the fleet down forever. The client re-enters the ring at its head so that the redelivery
-starts first; its position in its own queue never changed. ]]
+starts first; its position in its own queue never changed. When the lease held a run of the
+client's requests (see includes/claim_heads.lua), the worker may have started any of the run's
+requests after the head as well: each of them counts an attempt that ended with the lease too
+(one with no attempts left is dead-lettered), and all keep their place in the queue. ]]
 --- @include "includes/shard_keys"
 local retentionMs = tonumber(ARGV[4])
 --- @include "includes/finish"
 
 local now = nowMs()
+local keep = tonumber(ARGV[5])
 local redelivered, deadLettered = {}, {}
+
+-- The requests after the head of the run the expired lease held, if any (see the header).
+-- `head` is the head record, whose start is the earliest any of them can have started.
+local function recoverRunMembers(client, head)
+  local last = redis.call('HGET', RUNS, client)
+  if not last then return end
+  redis.call('HDEL', RUNS, client)
+  local backlog = base .. 'q:' .. client
+  local lastIndex = redis.call('LPOS', backlog, last)
+  if not lastIndex then return end
+  for _, id in ipairs(redis.call('LRANGE', backlog, 0, lastIndex)) do
+    local raw = redis.call('HGET', KEYS[2], id)
+    if raw then
+      local record = cjson.decode(raw)
+      record.i = id
+      record.k = record.k + 1 -- the fence the run's worker held for it
+      record.a = (record.a or 0) + 1
+      record.s = head.s
+      record.l = 0
+      recordAttemptFailure(record, { message = 'lease expired: the worker stopped responding during a run of this client', code = 'lease_expired' }, now)
+      if record.a >= record.m then
+        finish(client, record, 'failed', nil, { message = 'lease expired on every attempt', code = 'lease_expired' }, now, keep)
+        redis.call('LREM', backlog, 1, id)
+        redis.call('HDEL', KEYS[2], id)
+        deadLettered[#deadLettered + 1] = id
+      else
+        redis.call('HSET', KEYS[2], id, encodeRecord(record))
+      end
+    end
+  end
+end
+
 local expired = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, tonumber(ARGV[3]))
 for _, client in ipairs(expired) do
   redis.call('ZREM', KEYS[3], client)
@@ -21,11 +57,12 @@ for _, client in ipairs(expired) do
   local record = raw and cjson.decode(raw)
   if record and isLeased(record) then
     local id = record.i
+    recoverRunMembers(client, record)
     record.l = 0
     recordAttemptFailure(record, { message = 'lease expired: the worker stopped responding', code = 'lease_expired' }, now)
     if record.a >= record.m then
       finish(client, record, 'failed', nil, { message = 'lease expired on every attempt', code = 'lease_expired' },
-        now, tonumber(ARGV[5]))
+        now, keep)
       advanceClient(client)
       deadLettered[#deadLettered + 1] = id
     else

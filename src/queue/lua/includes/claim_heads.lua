@@ -1,20 +1,52 @@
 --- @include "includes/client_queue"
--- The times of the claims one call makes: now (number and text, see clockNow) and the deadline of
--- their leases (text, for ZADD).
-local function claimTimes(leaseMs)
+-- The terms of the claims one call makes: now (number and text, see clockNow), the deadline of
+-- their leases (text, for ZADD) and the longest run (runMax, see attachRun; 1 for no runs).
+local function claimTerms(leaseMs, runMax)
   local now, nowText = clockNow()
-  return { now = now, nowText = nowText, leaseUntil = string.format('%d', now + leaseMs) }
+  return { now = now, nowText = nowText, leaseUntil = string.format('%d', now + leaseMs), runMax = runMax or 1 }
+end
+
+-- Runs: when nobody else waits in this shard's ready ring, a claimed head brings the next requests
+-- of its client's backlog along, up to runMax requests in all (records as stored, appended to the
+-- claim as {id, record, ...}). The worker runs them one after another, in order, without waiting
+-- for Redis between them: each completion names the next member, which complete.lua then leases
+-- under the fence the worker already holds (the record's k + 1). The backlog itself is left as it
+-- is, so a run member reads `queued` until it starts; runs (HASH client -> id of the run's last
+-- member) tells cancel.lua that those requests are handed out, and recover_expired_leases.lua which
+-- ones a crashed worker may have started. With other clients waiting there are no runs, so
+-- round-robin turns keep their size.
+
+local function attachRun(client, runMax, entry)
+  if runMax <= 1 or ringLength() > 0 then return end
+  local ids = redis.call('LRANGE', base .. 'q:' .. client, 0, runMax - 2)
+  if #ids == 0 then return end
+  local records = redis.call('HMGET', KEYS[2], unpack(ids))
+  local members = {}
+  for n, id in ipairs(ids) do
+    if not records[n] then break end -- an id without a record is skipped when it comes up: stop before it
+    -- A request that may run only once stays out of runs: should the worker die, every request it
+    -- held counts an attempt (see recover_expired_leases.lua), and this one would fail unrun.
+    if string.find(records[n], '"m":1,', 1, true) then break end
+    members[#members + 1] = id
+    members[#members + 1] = records[n]
+  end
+  if #members == 0 then return end
+  redis.call('HSET', RUNS, client, members[#members - 1])
+  entry[6] = members
 end
 
 -- Starts attempt `attempt` of the client's head request `id` under a new lease (`times`:
--- claimTimes) whose fence is `fence`: writes the claimed record and the lease, and appends the
--- claim to `out`. `rest` is the record after its head (see record.lua).
+-- claimTerms) whose fence is `fence`: writes the claimed record and the lease, and appends the
+-- claim to `out`, with a run when the terms allow one. `rest` is the record after its head (see
+-- record.lua).
 local function leaseHead(client, id, fence, attempt, rest, times, out)
   local claimed = withHead('1', decimal(fence), decimal(attempt), times.nowText, id, rest)
   redis.call('HSET', KEYS[8], client, claimed)
   redis.call('ZADD', KEYS[3], times.leaseUntil, client)
   emitEvent(client, id, 'running', attempt, times.now)
-  out[#out + 1] = { client, id, fence, attempt, claimed }
+  local entry = { client, id, fence, attempt, claimed }
+  out[#out + 1] = entry
+  attachRun(client, times.runMax, entry)
 end
 
 -- Starts the client's head request, given its stored record `raw` (see leaseHead). Returns false,

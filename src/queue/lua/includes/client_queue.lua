@@ -2,6 +2,10 @@
 -- A client's queue: its head record in `heads` (KEYS[8]) and its backlog of ids in q:<client>,
 -- whose records wait in `jobs` (KEYS[2]). See includes/shard_keys.lua.
 
+-- Clients running a run of their requests (see includes/claim_heads.lua): client -> id of the
+-- run's last request.
+local RUNS = base .. 'runs'
+
 -- The client's unfinished requests: its head, if any, and its backlog.
 local function pendingCount(client)
   return redis.call('HEXISTS', KEYS[8], client) + redis.call('LLEN', base .. 'q:' .. client)
