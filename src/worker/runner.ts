@@ -260,11 +260,12 @@ export class Runner {
   private continueRun(entry: Running, outcome: AttemptOutcome): string {
     const run = entry.request.run;
     if (!run) return '';
-    const [next, ...rest] = run;
     const spare = this.running.size < this.settings.concurrency;
     const leaseFresh = Date.now() - entry.leaseSince < this.settings.leaseMs / 2;
-    if (!next || !outcome.ok || this.stopping || entry.released || !spare || !leaseFresh) return RUN_ENDS;
-    next.run = rest;
+    if (run.length === 0 || !outcome.ok || this.stopping || entry.released || !spare || !leaseFresh) return RUN_ENDS;
+    // The run's requests still to come pass on to the next one (one array, not a copy per request).
+    const next = run.shift() as ClaimedRequest;
+    next.run = run;
     entry.successor = this.begin(next, entry);
     return next.id;
   }
