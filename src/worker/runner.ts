@@ -92,6 +92,8 @@ export class Runner {
   private readonly completionBatches = new Map<number, CompletionBatch>();
   /** shards with a completion call in flight: the next one waits, so a run's completions arrive in order */
   private readonly sending = new Set<number>();
+  /** requests whose completion is on its way after their run's next request took their slot */
+  private handedOn = 0;
   private flushScheduled = false;
   private rotation = 0;
   private stopping = false;
@@ -159,7 +161,7 @@ export class Runner {
   private async dispatch(): Promise<void> {
     let failures = 0;
     while (!this.stopping) {
-      const free = this.settings.concurrency - this.running.size;
+      const free = this.settings.concurrency - this.slotsInUse();
       let claimed = 0;
       if (free > 0) {
         try {
@@ -172,7 +174,7 @@ export class Runner {
           continue;
         }
       }
-      if (claimed > 0 && this.running.size < this.settings.concurrency) continue;
+      if (claimed > 0 && this.slotsInUse() < this.settings.concurrency) continue;
       const woken = await this.wakeup.wait(this.settings.idleCheckMs ?? 1_000);
       if (!woken) this.hot.fill(true);
     }
@@ -218,8 +220,17 @@ export class Runner {
    * Runs only while this worker has slots to spare: then a run takes no slot another client is
    * waiting for. With one slot there are none.
    */
-  private runMax(): number {
-    return this.settings.concurrency > 1 ? (this.settings.runLength ?? 1) : 1;
+  private runMax(slotsAfter = 0): number {
+    if (this.settings.concurrency <= 1 || slotsAfter >= this.settings.concurrency) return 1;
+    return this.settings.runLength ?? 1;
+  }
+
+  /**
+   * Slots taken: running requests, less those that ended and handed their slot to their run's next
+   * request (their completion is still on its way).
+   */
+  private slotsInUse(): number {
+    return this.running.size - this.handedOn;
   }
 
   private begin(request: ClaimedRequest, predecessor?: Running): Running {
@@ -260,13 +271,14 @@ export class Runner {
   private continueRun(entry: Running, outcome: AttemptOutcome): string {
     const run = entry.request.run;
     if (!run) return '';
-    const spare = this.running.size < this.settings.concurrency;
+    const spare = this.slotsInUse() < this.settings.concurrency;
     const leaseFresh = Date.now() - entry.leaseSince < this.settings.leaseMs / 2;
     if (run.length === 0 || !outcome.ok || this.stopping || entry.released || !spare || !leaseFresh) return RUN_ENDS;
     // The run's requests still to come pass on to the next one (one array, not a copy per request).
     const next = run.shift() as ClaimedRequest;
     next.run = run;
     entry.successor = this.begin(next, entry);
+    this.handedOn += 1;
     return next.id;
   }
 
@@ -366,7 +378,9 @@ export class Runner {
       const live = entries.filter((entry) => !entry.released);
       if (live.length === 0) break;
       try {
-        reply = await this.ops.completeMany(shard, live.map(toCompletion), claimNext, this.runMax());
+        // A worker that will have no slot to spare cannot go on with a run: then none is fetched.
+        const runMax = this.runMax(this.slotsInUse() - freed + claimNext);
+        reply = await this.ops.completeMany(shard, live.map(toCompletion), claimNext, runMax);
         this.afterCompletion(live, reply.results, sentAt);
       } catch (error) {
         // Redis unreachable: keep the results and try again. If a lease expires meanwhile, that
@@ -379,6 +393,7 @@ export class Runner {
       // A stale attempt replaced by a newer claim of the same request must not drop the newer one.
       if (this.running.get(entry.request.id) === entry) this.running.delete(entry.request.id);
       this.perShard[shard.index] = (this.perShard[shard.index] ?? 1) - 1;
+      if (entry.successor) this.handedOn -= 1;
       entry.settle();
     }
     if (!reply) return;

@@ -162,6 +162,11 @@ describe('a run', () => {
     const third = await fixture.engine.get(client, ids[2] as string);
     expect(third).toMatchObject({ status: 'queued', attempts: 1, position: 1 });
     expect(third?.history).toEqual([expect.objectContaining({ attempt: 1, error: expect.objectContaining({ code: 'lease_expired' }) })]);
+    // Redis never saw it start: the counted attempt starts and ends at the recovery, after the
+    // head's, so the client's attempts stay in order on Redis's clock.
+    const headAttempt = (await fixture.engine.get(client, ids[1] as string))?.history[0];
+    expect(third?.history[0]?.startedAt).toBe(third?.history[0]?.finishedAt);
+    expect(third?.history[0]?.startedAt).toBeGreaterThanOrEqual(headAttempt?.finishedAt ?? Infinity);
     expect(await fixture.engine.get(client, ids[3] as string)).toMatchObject({ status: 'queued', attempts: 0 });
 
     // Delivered again in order, each as its next attempt, under a new fence.

@@ -19,9 +19,10 @@ local now = nowMs()
 local keep = tonumber(ARGV[5])
 local redelivered, deadLettered = {}, {}
 
--- The requests after the head of the run the expired lease held, if any (see the header).
--- `head` is the head record, whose start is the earliest any of them can have started.
-local function recoverRunMembers(client, head)
+-- The requests after the head of the run the expired lease held, if any (see the header). Redis
+-- never saw them start: each counted attempt is recorded as starting and ending now, after the
+-- head's, which keeps the client's attempts in order on Redis's clock.
+local function recoverRunMembers(client)
   local last = redis.call('HGET', RUNS, client)
   if not last then return end
   redis.call('HDEL', RUNS, client)
@@ -35,7 +36,7 @@ local function recoverRunMembers(client, head)
       record.i = id
       record.k = record.k + 1 -- the fence the run's worker held for it
       record.a = (record.a or 0) + 1
-      record.s = head.s
+      record.s = now
       record.l = 0
       recordAttemptFailure(record, { message = 'lease expired: the worker stopped responding during a run of this client', code = 'lease_expired' }, now)
       if record.a >= record.m then
@@ -57,7 +58,7 @@ for _, client in ipairs(expired) do
   local record = raw and cjson.decode(raw)
   if record and isLeased(record) then
     local id = record.i
-    recoverRunMembers(client, record)
+    recoverRunMembers(client)
     record.l = 0
     recordAttemptFailure(record, { message = 'lease expired: the worker stopped responding', code = 'lease_expired' }, now)
     if record.a >= record.m then
