@@ -99,7 +99,8 @@ describe('a worker process that dies', () => {
     const z = clientId('frozen');
     const [a, b] = await fixture.engine.enqueue(z, [req('sleep', { ms: 3_000 }), req('sleep', { ms: 10 })]);
 
-    const frozen = startProcess();
+    // Runs on: a and b go out together as a run.
+    const frozen = startProcess({ WORKER_RUN_LENGTH: '64' });
     await waitUntilRunning(frozen, z, a?.id ?? '');
     frozen.child.kill('SIGSTOP');
 
