@@ -76,6 +76,10 @@ class TimeoutError extends Error {
 
 const TIMEOUT_SWEEP_MS = 50;
 
+function leaseLost(): Error {
+  return new Error('lease lost: another worker owns this request now');
+}
+
 /**
  * Runs up to `concurrency` requests at once, each of a different client. Free slots are filled by
  * claiming several clients' heads per round trip across the shards that have work; a finished
@@ -248,6 +252,8 @@ export class Runner {
       released: false,
       completing: false,
       awaitingLease: predecessor !== undefined,
+      // A claimed lease was set while the claim call was out, before this moment: an eighth of the
+      // lease is taken off to be safe, well above any round trip.
       leaseSince: predecessor?.leaseSince ?? startedAt - (this.settings.leaseMs >> 3),
       settled,
       settle,
@@ -417,7 +423,7 @@ export class Runner {
   private successorLeased(successor: Running, leased: boolean, sentAt: number): void {
     successor.awaitingLease = false;
     successor.leaseSince = sentAt;
-    if (!leased) successor.abort.abort(new Error('lease lost: another worker owns this request now'));
+    if (!leased) successor.abort.abort(leaseLost());
   }
 
   /**
@@ -456,7 +462,7 @@ export class Runner {
             const entry = this.running.get(id);
             if (!entry || entry.completing) continue;
             this.log.warn({ requestId: id }, 'lease lost; aborting the handler');
-            entry.abort.abort(new Error('lease lost: another worker owns this request now'));
+            entry.abort.abort(leaseLost());
           }
         } catch (error) {
           this.log.warn({ err: error }, 'heartbeat failed');

@@ -14,10 +14,8 @@ local retentionMs = tonumber(ARGV[5])
 -- Whether the request at `position` of the client's backlog belongs to a live run: its worker may
 -- be running it already.
 local function inRun(client, position)
-  local last = redis.call('HGET', RUNS, client)
-  if not last then return false end
-  local lastIndex = redis.call('LPOS', base .. 'q:' .. client, last)
-  return lastIndex and position <= lastIndex + 1
+  local lastIndex = runEndIndex(client)
+  return lastIndex ~= nil and position <= lastIndex + 1
 end
 
 local client, id = ARGV[3], ARGV[4]

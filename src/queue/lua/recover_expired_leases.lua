@@ -18,17 +18,16 @@ local retentionMs = tonumber(ARGV[4])
 local now = nowMs()
 local keep = tonumber(ARGV[5])
 local redelivered, deadLettered = {}, {}
+local OUT_OF_ATTEMPTS = { message = 'lease expired on every attempt', code = 'lease_expired' }
 
 -- The requests after the head of the run the expired lease held, if any (see the header). Redis
 -- never saw them start: each counted attempt is recorded as starting and ending now, after the
 -- head's, which keeps the client's attempts in order on Redis's clock.
 local function recoverRunMembers(client)
-  local last = redis.call('HGET', RUNS, client)
-  if not last then return end
+  local lastIndex = runEndIndex(client)
   redis.call('HDEL', RUNS, client)
-  local backlog = base .. 'q:' .. client
-  local lastIndex = redis.call('LPOS', backlog, last)
   if not lastIndex then return end
+  local backlog = base .. 'q:' .. client
   for _, id in ipairs(redis.call('LRANGE', backlog, 0, lastIndex)) do
     local raw = redis.call('HGET', KEYS[2], id)
     if raw then
@@ -40,7 +39,7 @@ local function recoverRunMembers(client)
       record.l = 0
       recordAttemptFailure(record, { message = 'lease expired: the worker stopped responding during a run of this client', code = 'lease_expired' }, now)
       if record.a >= record.m then
-        finish(client, record, 'failed', nil, { message = 'lease expired on every attempt', code = 'lease_expired' }, now, keep)
+        finish(client, record, 'failed', nil, OUT_OF_ATTEMPTS, now, keep)
         redis.call('LREM', backlog, 1, id)
         redis.call('HDEL', KEYS[2], id)
         deadLettered[#deadLettered + 1] = id
@@ -62,8 +61,7 @@ for _, client in ipairs(expired) do
     record.l = 0
     recordAttemptFailure(record, { message = 'lease expired: the worker stopped responding', code = 'lease_expired' }, now)
     if record.a >= record.m then
-      finish(client, record, 'failed', nil, { message = 'lease expired on every attempt', code = 'lease_expired' },
-        now, keep)
+      finish(client, record, 'failed', nil, OUT_OF_ATTEMPTS, now, keep)
       advanceClient(client)
       deadLettered[#deadLettered + 1] = id
     else

@@ -6,6 +6,14 @@
 -- run's last request.
 local RUNS = base .. 'runs'
 
+-- Where the client's live run ends: the index in q:<client> of its last request, or nil when the
+-- client holds no run (its requests in the backlog up to that index are handed out).
+local function runEndIndex(client)
+  local last = redis.call('HGET', RUNS, client)
+  if not last then return nil end
+  return redis.call('LPOS', base .. 'q:' .. client, last) or nil
+end
+
 -- The client's unfinished requests: its head, if any, and its backlog.
 local function pendingCount(client)
   return redis.call('HEXISTS', KEYS[8], client) + redis.call('LLEN', base .. 'q:' .. client)
