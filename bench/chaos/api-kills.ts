@@ -2,7 +2,7 @@
  * Chaos scenario d: users send many concurrent batch enqueues (e.g. 500 requests each) to an API
  * process (`ROLE=api`) that is SIGKILLed several times and restarted on the same port. Afterwards
  * every batch must be wholly in Redis or wholly out, never in part: each request carries its
- * batch's marker in its payload, and the requests of the shard hashes are counted per marker.
+ * batch's marker in its payload, and the unfinished requests (heads and backlogs) are counted per marker.
  * No worker runs, so everything enqueued is still queued when it is counted.
  */
 import {
@@ -18,6 +18,7 @@ import {
   type Log,
   type Proc,
 } from './harness.js';
+import { scanKeys } from '../../src/queue/admin.js';
 import { Producers } from './producers.js';
 
 export interface ApiKillOptions {
@@ -58,20 +59,27 @@ export interface ApiKillReport {
   failures: string[];
 }
 
-/** Requests per batch marker, over every shard's hashes of unfinished requests (heads and backlogs). */
+/** Requests per batch marker, over every unfinished request: clients' heads and backlogs. */
 async function countByMarker(iso: Isolation): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
-  for (const key of iso.keys.shards.flatMap((shard) => [`${shard.base}heads`, `${shard.base}jobs`])) {
+  const count = (json: string) => {
+    const stored = JSON.parse(json) as { p: string };
+    const marker = (JSON.parse(stored.p) as { b: string }).b;
+    counts.set(marker, (counts.get(marker) ?? 0) + 1);
+  };
+  for (const shard of iso.keys.shards) {
     let cursor = '0';
     do {
-      const [next, entries] = await iso.redis.hscan(key, cursor, 'COUNT', 2_000);
+      const [next, entries] = await iso.redis.hscan(`${shard.base}heads`, cursor, 'COUNT', 2_000);
       cursor = next;
-      for (let n = 1; n < entries.length; n += 2) {
-        const stored = JSON.parse(entries[n] as string) as { p: string };
-        const marker = (JSON.parse(stored.p) as { b: string }).b;
-        counts.set(marker, (counts.get(marker) ?? 0) + 1);
-      }
+      for (let n = 1; n < entries.length; n += 2) count(entries[n] as string);
     } while (cursor !== '0');
+  }
+  // A backlog alternates ids and records.
+  const { keys } = await scanKeys(iso.redis, `${iso.keys.prefix}:{s*}:q:*`, Number.POSITIVE_INFINITY);
+  for (const key of keys) {
+    const elements = await iso.redis.lrange(key, 0, -1);
+    for (let n = 1; n < elements.length; n += 2) count(elements[n] as string);
   }
   return counts;
 }

@@ -55,7 +55,9 @@ try {
     const { base } = engine.keys.forClient(`client-${c}`);
     const head = await direct.hget(`${base}heads`, `client-${c}`);
     const headIds = head === null ? [] : [(JSON.parse(head) as { i: string }).i];
-    const ids = [...headIds, ...(await direct.lrange(`${base}q:client-${c}`, 0, -1))];
+    // A backlog alternates ids and records.
+    const backlog = (await direct.lrange(`${base}q:client-${c}`, 0, -1)).filter((_, index) => index % 2 === 0);
+    const ids = [...headIds, ...backlog];
     queued += ids.length;
     duplicated += ids.length - new Set(ids).size;
   }

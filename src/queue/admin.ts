@@ -50,7 +50,7 @@ export async function scanKeys(redis: QueueEngine['redis'], pattern: string, max
 /**
  * Operator views over all shards. The totals are exact and cheap (src/queue/snapshot.ts, the same
  * reading as the metrics gauges: per shard, the heads hash has one field per client with work and
- * the jobs hash one per request behind a head). The ranking of the
+ * the stats hash counts the requests behind heads). The ranking of the
  * deepest queues comes from SCAN over the backlog keys (`q:*`, which only clients with two or more
  * unfinished requests have) with LLEN: an admin page may cost a pass over the key space, bounded
  * by OVERVIEW_MAX_QUEUES, and a script could not SCAN a Cluster's nodes anyway; it is exact only
@@ -66,8 +66,8 @@ export class QueueAdmin {
     );
     const { keys, complete } = await scanKeys(this.engine.redis, `${this.engine.keys.prefix}:{s*}:q:*`, OVERVIEW_MAX_QUEUES);
     const lengths = await this.lengths(keys);
-    // A backlog key's client also has a head: one more request than the key holds.
-    const queues = keys.map((key, index) => ({ clientId: key.slice(key.indexOf('}:q:') + 4), length: (lengths[index] ?? 0) + 1 }));
+    // A backlog holds two elements per request, and its client also has a head.
+    const queues = keys.map((key, index) => ({ clientId: key.slice(key.indexOf('}:q:') + 4), length: (lengths[index] ?? 0) / 2 + 1 }));
     return {
       totals: { pending, running, waitingRetry, deadLettered, clientsWithWork },
       deepestQueues: await this.deepest(await this.withSingleRequestClients(queues, top), top),

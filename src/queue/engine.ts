@@ -3,6 +3,7 @@ import type { RedisClient } from '../redis/connect.js';
 import { KeySpace, type ShardKeys } from './keys.js';
 import { compareEvents, type RequestEvent } from './live-events.js';
 import { decodeRecord, type RequestRecord, type RequestStatus } from './records.js';
+import { RedisClock } from './redis-clock.js';
 import { newRequestId } from './request-ids.js';
 import { Scripts } from './scripts.js';
 
@@ -71,6 +72,14 @@ export interface CallerCheck {
 const ENQUEUE_CHUNK = 1_000;
 
 /**
+ * How long after it is sent an enqueue call may still be applied (Redis time; enqueue.lua refuses
+ * it later with nothing written). ioredis sends a call again after a reconnect: below enqueue.lua's
+ * 30 s window, so a second send always finds the first's mark, with 10 s to spare for the error of
+ * the clock estimate.
+ */
+const ENQUEUE_DEADLINE_MS = 20_000;
+
+/**
  * The client-facing side of the queue: enqueue, read, cancel, dequeue results. The worker side
  * (claim, complete, heartbeat, recovery) is in worker-ops.ts. Every state change is one Lua
  * script call; nothing here reads, modifies and writes across round trips.
@@ -78,6 +87,7 @@ const ENQUEUE_CHUNK = 1_000;
 export class QueueEngine {
   readonly keys: KeySpace;
   readonly scripts: Scripts;
+  private readonly redisClock: RedisClock;
 
   constructor(
     readonly redis: RedisClient,
@@ -85,6 +95,7 @@ export class QueueEngine {
   ) {
     this.keys = new KeySpace(settings.keyPrefix, settings.shards);
     this.scripts = new Scripts(redis, this.keys.wakeChannel);
+    this.redisClock = new RedisClock(redis);
   }
 
   /**
@@ -139,6 +150,7 @@ export class QueueEngine {
       caller?.clientId ?? '',
       caller?.sessionFamily ?? '',
       caller?.perSecond ?? 0,
+      (await this.redisClock.now()) + ENQUEUE_DEADLINE_MS,
     ];
     const ids: string[] = [];
     for (const { clientId, request } of entries) {
@@ -168,6 +180,9 @@ export class QueueEngine {
     if (!(error instanceof Error)) return error;
     if (error.message.includes('QUEUE_FULL')) {
       return new AppError('queue_full', `The queue already holds ${this.settings.maxQueueDepth} pending requests.`);
+    }
+    if (error.message.includes('LATE_CALL')) {
+      return new AppError('service_unavailable', 'Redis answered the enqueue call too late to accept it; nothing was queued.');
     }
     if (error.message.includes('REVOKED')) return new AppError('unauthorized', 'The session was logged out.');
     const limited = /RATE_LIMITED (-?\d+)/.exec(error.message);

@@ -5,18 +5,18 @@
  *
  * Per shard (passed to every script as KEYS[1..8], in this order):
  *   ready    LIST   clients whose head request can start now (the round-robin ring)
- *   jobs     HASH   request id -> JSON record of every unfinished request behind its client's head
+ *   jobs     HASH   unused since backlog records moved into q:<client>; read by the layout upgrade only
  *   leases   ZSET   clients whose head is running, by lease deadline (ms, Redis clock)
  *   delayed  ZSET   client ids by the due time of their head's retry
  *   archive  STREAM final records on their way to PostgreSQL
- *   stats    HASH   shard totals of failed and cancelled requests
+ *   stats    HASH   shard totals of failed and cancelled requests, and `backlog`: requests behind heads
  *   watch    ZSET   clients whose request events an API process wants (open long polls and
  *                   event streams), scored by until when (ms, Redis clock)
  *   heads    HASH   client id -> JSON record of its head request (running ones carry their lease
  *                   mark and the fencing token of their latest claim); a field iff it has work
  * Per client, derived inside the scripts from the shard's key base:
- *   q:<client>       LIST   the ids of the client's requests behind its head (its backlog), oldest first;
- *                           absent while it has one request or none
+ *   q:<client>       LIST   the client's requests behind its head (its backlog), oldest first: each
+ *                           one's id, then its record; absent while it has one request or none
  *   fin:<client>     LIST   ids of its finished requests, oldest first (count-bounded retention);
  *                           also its outbox, read through the cursor `deq` of client:<client>
  *   res:<client>     HASH   request id -> final record JSON of the requests fin:<client> lists
@@ -26,6 +26,8 @@
  *                           longer written, gone by itself after the retention window
  *   revoked:<family> STRING a logged-out session family of one of the shard's clients (auth)
  *   rl:<client>      STRING the client's enqueue calls in the current second (rate limit)
+ * Per shard and 30-second window: calls:<n> HASH, the last new id of each enqueue call applied,
+ * kept a minute, which tells a call ioredis sent again (enqueue.lua).
  * Pub/sub: `<prefix>:wake` wakes idle workers; `<prefix>:{s<n>}:events` carries the state changes
  * of watched clients. Outside the shards: the auth keys.
  */

@@ -33,7 +33,6 @@ interface ShardReading {
 }
 
 /** Shard key names, by their position in ShardKeys.keys (see keys.ts SHARD_KEY_NAMES). */
-const JOBS = 1;
 const LEASES = 2;
 const DELAYED = 3;
 const STATS = 5;
@@ -44,7 +43,7 @@ async function readShard(redis: RedisClient, shard: ShardKeys): Promise<ShardRea
   // Every key of a shard shares its hash tag: one pipeline goes to one Cluster node.
   const replies = await redis
     .pipeline()
-    .hlen(key(JOBS))
+    .hget(key(STATS), 'backlog')
     .hlen(key(HEADS))
     .zcard(key(LEASES))
     .zcard(key(DELAYED))
@@ -59,12 +58,12 @@ async function readShard(redis: RedisClient, shard: ShardKeys): Promise<ShardRea
     return value;
   });
   const [backlog, heads, running, delayed, failed, archived, oldest, time] = values as [
-    number, number, number, number, string | null, number, [string, string[]][], [string, string],
+    string | null, number, number, number, string | null, number, [string, string[]][], [string, string],
   ];
   // A stream entry id starts with the Redis time (ms) it was added at.
   const oldestId = oldest[0]?.[0];
   return {
-    unfinished: backlog + heads,
+    unfinished: Number(backlog ?? 0) + heads,
     heads,
     running,
     delayed,
@@ -108,9 +107,12 @@ export async function readQueueSnapshot(redis: RedisClient, shards: readonly Sha
  * Requests not finished yet (queued, running, waiting for a retry) over every shard: each client's
  * head plus its backlog. For tools and benchmarks; O(shards) commands.
  */
-export async function countUnfinished(redis: { hlen(key: string): Promise<number> }, keys: KeySpace): Promise<number> {
+export async function countUnfinished(
+  redis: { hlen(key: string): Promise<number>; hget(key: string, field: string): Promise<string | null> },
+  keys: KeySpace,
+): Promise<number> {
   const lengths = await Promise.all(
-    keys.shards.flatMap((shard) => [redis.hlen(`${shard.base}heads`), redis.hlen(`${shard.base}jobs`)]),
+    keys.shards.flatMap((shard) => [redis.hlen(`${shard.base}heads`), redis.hget(`${shard.base}stats`, 'backlog').then(Number)]),
   );
   return lengths.reduce((sum, n) => sum + n, 0);
 }

@@ -26,13 +26,22 @@ describe('enqueue of one client', () => {
   });
 });
 
+/** The backlog of a client: each request's id followed by its record. */
+async function backlogIds(client: string): Promise<string[]> {
+  const { base } = fixture.engine.keys.forClient(client);
+  return (await fixture.redis.lrange(`${base}q:${client}`, 0, -1)).filter((_, index) => index % 2 === 0);
+}
+
+/** The deadline an engine gives a call it sends now (Redis runs on this host: same clock). */
+const inTime = () => Date.now() + 20_000;
+
 describe('an enqueue call sent twice', () => {
   // ioredis sends a command again after a reconnect when the reply to the first send was lost:
   // the script must then answer for the requests it already queued instead of queuing them again.
   it('queues its requests once, and answers the second send with their current state', async () => {
     const shard = fixture.engine.keys.forClient('resent');
     const ids = ['01900000-0000-7000-8000-000000000001', '01900000-0000-7000-8000-000000000002'];
-    const args = [100, 60_000, '', '', 0, ...ids.flatMap((id) => ['resent', id, 'noop', 'null', 1, 1_000, ''])];
+    const args = [100, 60_000, '', '', 0, inTime(), ...ids.flatMap((id) => ['resent', id, 'noop', 'null', 1, 1_000, ''])];
     const first = await fixture.engine.scripts.run('enqueue', shard, args);
     const second = await fixture.engine.scripts.run('enqueue', shard, args);
     expect(first).toEqual([
@@ -42,7 +51,7 @@ describe('an enqueue call sent twice', () => {
     expect(second).toEqual(first);
     // The first is the client's head; the second alone waits behind it.
     expect(JSON.parse((await fixture.redis.hget(`${shard.base}heads`, 'resent')) ?? '{}')).toMatchObject({ i: ids[0] });
-    expect(await fixture.redis.lrange(`${shard.base}q:resent`, 0, -1)).toEqual([ids[1]]);
+    expect(await backlogIds('resent')).toEqual([ids[1]]);
     expect(await fixture.redis.lrange(shard.keys[0] as string, 0, -1)).toEqual(['resent']);
   });
 
@@ -54,9 +63,9 @@ describe('an enqueue call sent twice', () => {
     const earlier = '01900000-0000-7000-8000-0000000000a0';
     const ids = ['01900000-0000-7000-8000-0000000000a1', '01900000-0000-7000-8000-0000000000a2', '01900000-0000-7000-8000-0000000000a3'];
     const group = (client: string, id: string, key: string) => [client, id, 'noop', 'null', 1, 1_000, key];
-    await fixture.engine.scripts.run('enqueue', shard, [100, 60_000, '', '', 0, ...group('resent-a', earlier, 'key-1')]);
+    await fixture.engine.scripts.run('enqueue', shard, [100, 60_000, '', '', 0, inTime(), ...group('resent-a', earlier, 'key-1')]);
     const args = [
-      100, 60_000, '', '', 0,
+      100, 60_000, '', '', 0, inTime(),
       ...group('resent-a', ids[0] as string, ''),
       ...group('resent-a', ids[1] as string, 'key-1'),
       ...group(other, ids[2] as string, ''),
@@ -68,8 +77,30 @@ describe('an enqueue call sent twice', () => {
       [ids[2], 'queued', 0],
     ]);
     expect(await fixture.engine.scripts.run('enqueue', shard, args)).toEqual(first);
-    expect(await fixture.redis.lrange(`${shard.base}q:resent-a`, 0, -1)).toEqual([ids[0]]);
+    expect(await backlogIds('resent-a')).toEqual([ids[0]]);
     expect(await fixture.redis.llen(`${shard.base}q:${other}`)).toBe(0);
-    expect(await fixture.redis.hexists(`${shard.base}jobs`, ids[1] as string)).toBe(0);
+  });
+
+  it('is told as a repeat also after other calls queued behind its requests, and leaves a mark that expires', async () => {
+    const shard = fixture.engine.keys.forClient('resent-late');
+    const id = '01900000-0000-7000-8000-0000000000b1';
+    const args = [100, 60_000, '', '', 0, inTime(), 'resent-late', id, 'noop', 'null', 1, 1_000, ''];
+    await fixture.engine.enqueue('resent-late', [noop, noop]);
+    const [first] = (await fixture.engine.scripts.run('enqueue', shard, args)) as [string, string, number][];
+    await fixture.engine.enqueue('resent-late', [noop, noop]);
+    expect(await fixture.engine.scripts.run('enqueue', shard, args)).toEqual([first]);
+    expect(first).toEqual([id, 'queued', 2]);
+    expect((await backlogIds('resent-late')).filter((queued) => queued === id)).toHaveLength(1);
+    expect(await fixture.redis.llen(`${shard.base}q:resent-late`)).toBe(2 * 4);
+    const [marks] = await fixture.redis.keys(`${shard.base}calls:*`).then((keys) => keys.sort().reverse());
+    expect(await fixture.redis.pttl(marks as string)).toBeGreaterThan(0);
+  });
+
+  it('is refused with nothing written once its deadline has passed', async () => {
+    const shard = fixture.engine.keys.forClient('late');
+    const args = [100, 60_000, '', '', 0, Date.now() - 1, 'late', '01900000-0000-7000-8000-0000000000c1', 'noop', 'null', 1, 1_000, ''];
+    await expect(fixture.engine.scripts.run('enqueue', shard, args)).rejects.toThrow(/LATE_CALL/);
+    expect(await fixture.redis.hexists(`${shard.base}heads`, 'late')).toBe(0);
+    expect(await fixture.redis.lrange(shard.keys[0] as string, 0, -1)).not.toContain('late');
   });
 });

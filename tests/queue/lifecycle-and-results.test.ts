@@ -60,15 +60,15 @@ async function kindsOf(client: string): Promise<string[]> {
   return [...new Set((await keysOfClient(fixture.redis, fixture.config.KEY_PREFIX, client)).map(keyKind))].sort();
 }
 
-/** Nothing of the client in the shard-wide structures: ring, retry schedule, heads, jobs, leases. */
+/** Nothing of the client in the shard-wide structures (ring, retry schedule, heads, leases) or its backlog. */
 async function shardHoldsNothingOf(client: string, ids: string[]): Promise<void> {
   const { base } = fixture.engine.keys.forClient(client);
   expect(await fixture.redis.lpos(`${base}ready`, client)).toBeNull();
   expect(await fixture.redis.zscore(`${base}delayed`, client)).toBeNull();
   expect(await fixture.redis.zscore(`${base}leases`, client)).toBeNull();
   expect(await fixture.redis.hexists(`${base}heads`, client)).toBe(0);
-  expect(await fixture.redis.hmget(`${base}jobs`, ...ids)).toEqual(ids.map(() => null));
-  const unfinished = [...(await fixture.redis.hvals(`${base}jobs`)), ...(await fixture.redis.hvals(`${base}heads`))];
+  expect(await fixture.redis.exists(`${base}q:${client}`)).toBe(0);
+  const unfinished = await fixture.redis.hvals(`${base}heads`);
   expect(unfinished.filter((json) => ids.some((id) => json.includes(id)))).toEqual([]);
 }
 
@@ -134,9 +134,11 @@ describe('queue lifecycle', () => {
 
     const [b] = await fixture.engine.enqueue(client, [req('gated', {})]);
     expect(await kindsOf(client)).toEqual(['q']);
-    expect(await fixture.redis.lrange(`${base}q:${client}`, 0, -1)).toEqual([b?.id]);
-    // Behind the head a record keeps no id, lease mark, attempts or start: it has none yet.
-    const backlog = JSON.parse((await fixture.redis.hget(`${base}jobs`, b?.id ?? '')) ?? '{}') as Record<string, unknown>;
+    // Behind the head, the backlog holds each request's id and then its record, which keeps no
+    // id, lease mark, attempts or start: it has none yet.
+    const [backlogId, backlogRaw] = await fixture.redis.lrange(`${base}q:${client}`, 0, -1);
+    expect(backlogId).toBe(b?.id);
+    const backlog = JSON.parse(backlogRaw ?? '{}') as Record<string, unknown>;
     expect(Object.keys(backlog).sort()).toEqual(['e', 'k', 'm', 'o', 'p', 't']);
     expect(await fixture.engine.get(client, b?.id ?? '')).toMatchObject({ status: 'queued', attempts: 0, position: 1, clientId: client });
 

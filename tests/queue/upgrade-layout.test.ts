@@ -1,7 +1,8 @@
 /**
  * `npm run upgrade:redis`: queues written in the layout before the heads hash (every record in
  * jobs naming its client, the head first in q:<client>, leases by request id) are rewritten into
- * today's, and then run in order with nothing lost, the running head's lease carried over.
+ * today's, and then run in order with nothing lost, the running head's lease carried over; so are
+ * queues whose backlog records were in the jobs hash.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
@@ -34,6 +35,30 @@ async function writeOldLayout(client: string, ids: string[], headLease?: { fence
   else await fixture.redis.rpush(`${base}ready`, client);
 }
 
+/** The ids in a client's backlog, which today alternates ids and records. */
+async function backlogIds(client: string): Promise<string[]> {
+  const { base } = fixture.engine.keys.forClient(client);
+  const elements = await fixture.redis.lrange(`${base}q:${client}`, 0, -1);
+  return elements.filter((_, index) => index % 2 === 0);
+}
+
+/**
+ * Writes a client's queue as the layout before backlog records moved into q:<client> stored it:
+ * the head in `heads`, q:<client> listing the ids behind it, their records in `jobs`.
+ */
+async function writeJobsLayout(client: string, ids: string[]): Promise<void> {
+  const { base } = fixture.engine.keys.forClient(client);
+  const rest = (n: number) => `"t":"rec","p":${JSON.stringify(JSON.stringify({ n }))},"m":3,"o":60000,"e":${Date.now()}}`;
+  await fixture.redis.hset(`${base}heads`, client, `{"l":0,"k":0,"a":0,"s":0,"i":"${ids[0]}",${rest(0)}`);
+  for (const [index, id] of ids.slice(1).entries()) {
+    // The second request waits for its retry after a run's lease expired: it keeps its attempts.
+    const record = index === 0 ? `{"l":0,"k":2,"a":1,"s":5,"i":"${id}",${rest(1)}` : `{"k":0,${rest(index + 1)}`;
+    await fixture.redis.hset(`${base}jobs`, id, record);
+    await fixture.redis.rpush(`${base}q:${client}`, id);
+  }
+  await fixture.redis.rpush(`${base}ready`, client);
+}
+
 const idsOf = (label: string, count: number) =>
   Array.from({ length: count }, (_, n) => `01900000-0000-7000-8000-${label.padStart(6, '0')}${String(n).padStart(6, '0')}`);
 
@@ -51,7 +76,7 @@ describe('upgrading the Redis layout', () => {
     expect(await upgradeRedisLayout(fixture.engine)).toEqual({ clients: 0, requests: 0 });
 
     const { base } = fixture.engine.keys.forClient(busy);
-    expect(await fixture.redis.lrange(`${base}q:${busy}`, 0, -1)).toEqual(busyIds.slice(1));
+    expect(await backlogIds(busy)).toEqual(busyIds.slice(1));
     expect(await fixture.redis.zscore(`${base}leases`, busy)).toBe('0');
     expect(await fixture.engine.get(busy, busyIds[0] as string)).toMatchObject({ status: 'running', clientId: busy, attempts: 1 });
     expect(await fixture.engine.get(busy, busyIds[2] as string)).toMatchObject({ status: 'queued', position: 2 });
@@ -70,6 +95,32 @@ describe('upgrading the Redis layout', () => {
       [busyIds[2], 1],
     ]);
     expect(log.ofClient(single).map((event) => event.id)).toEqual(singleIds);
+  });
+});
+
+describe('upgrading from backlog records in the jobs hash', () => {
+  it('moves each record next to its id in q:<client>, once, and the queue then runs in order', async () => {
+    const client = clientId('jobs-layout');
+    const ids = idsOf('3', 4);
+    await writeJobsLayout(client, ids);
+
+    expect(await upgradeRedisLayout(fixture.engine)).toEqual({ clients: 1, requests: 3 });
+    expect(await upgradeRedisLayout(fixture.engine)).toEqual({ clients: 0, requests: 0 });
+    const { base } = fixture.engine.keys.forClient(client);
+    expect(await backlogIds(client)).toEqual(ids.slice(1));
+    expect(await fixture.redis.hlen(`${base}jobs`)).toBe(0);
+    expect(await fixture.engine.get(client, ids[1] as string)).toMatchObject({ status: 'queued', position: 1, attempts: 1 });
+    expect(await fixture.engine.get(client, ids[3] as string)).toMatchObject({ status: 'queued', position: 3, attempts: 0 });
+
+    const log = new StartLog();
+    await fixture.startWorker({ rec: handler((payload, context) => log.record('w', payload, context)) });
+    await eventually(() => allIn(fixture.engine, client, ids, ['succeeded']));
+    expect(log.ofClient(client).map((event) => [event.id, event.attempt])).toEqual([
+      [ids[0], 1],
+      [ids[1], 2],
+      [ids[2], 1],
+      [ids[3], 1],
+    ]);
   });
 });
 

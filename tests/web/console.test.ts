@@ -325,8 +325,14 @@ describe('an administrator in the browser', () => {
     await user.login(username, PASSWORD);
     const doomed = await user.enqueue({ type: 'fail_first', maxAttempts: 1 });
     expect((await user.waitFor(doomed.id)).status).toBe('failed');
-    // …and some pending work, for the totals and the deepest queues.
-    await user.enqueue([{ type: 'sleep', payload: { ms: 3_000 } }, { type: 'noop' }, { type: 'noop' }]);
+    // …and some pending work, for the totals and the deepest queues: another client's, behind a
+    // sleep long enough to outlast the browser's start and log-in on a busy machine, so that it
+    // is still pending when the page reads it and the retried dead letter does not wait behind it.
+    const busy = createClient({ baseUrl: server.url });
+    const busyName = freshUsername('webbusy');
+    await busy.register(busyName, PASSWORD);
+    await busy.login(busyName, PASSWORD);
+    await busy.enqueue([{ type: 'sleep', payload: { ms: 15_000 } }, { type: 'noop' }, { type: 'noop' }]);
 
     const adminName = freshUsername('webadmin');
     await new UserStore(server.pool).upsertAdmin(adminName, await hashPassword(PASSWORD));

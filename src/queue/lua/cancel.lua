@@ -40,7 +40,6 @@ if position == 0 then
     clientDrained(client)
   end
 else
-  redis.call('LREM', base .. 'q:' .. client, 1, id)
-  redis.call('HDEL', KEYS[2], id)
+  removeBacklogAt(client, position - 1)
 end
 return { 'cancelled', finalRecord(client, id) }

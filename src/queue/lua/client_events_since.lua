@@ -10,7 +10,7 @@ Returns a flat list of groups {id, status, attempt, at}, unordered: for each req
 happened after `since`. Intermediate attempts of a retried request are not rebuilt: the stream
 resumes with each request's latest state, which is what a client needs to catch up. ]]
 --- @include "includes/shard_keys"
---- @include "includes/record"
+--- @include "includes/client_queue"
 
 local client, since, limit = ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local out = {}
@@ -46,12 +46,9 @@ local function addUnfinished(id, raw)
 end
 local head = redis.call('HGET', KEYS[8], client)
 if head then addUnfinished(select(5, recordHead(head)), head) end
-local newest = redis.call('LRANGE', base .. 'q:' .. client, -limit, -1)
-for i = #newest, 1, -1 do
-  local raw = redis.call('HGET', KEYS[2], newest[i])
-  if raw then
-    local record = addUnfinished(newest[i], raw)
-    if record.e <= since then break end
-  end
+local newest = redis.call('LRANGE', backlogKey(client), -2 * limit, -1)
+for n = #newest - 1, 1, -2 do
+  local record = addUnfinished(newest[n], newest[n + 1])
+  if record.e <= since then break end
 end
 return out

@@ -4,19 +4,17 @@ ARGV[3] client
 Returns {pending, running, succeeded, failed, cancelled, oldestPendingEnqueuedAt (-1 if none),
 now}. pending counts queued requests, including one waiting for its retry. ]]
 --- @include "includes/shard_keys"
---- @include "includes/record"
+--- @include "includes/client_queue"
 
 local client = ARGV[3]
-local backlog = base .. 'q:' .. client
 local head = redis.call('HGET', KEYS[8], client)
-local length = (head and 1 or 0) + redis.call('LLEN', backlog)
+local length = (head and 1 or 0) + backlogLength(client)
 local running, oldest = 0, -1
 if head then
   local record = cjson.decode(head)
   if isLeased(record) then
     running = 1
-    local firstPending = redis.call('LINDEX', backlog, 0)
-    local raw = firstPending and redis.call('HGET', KEYS[2], firstPending)
+    local raw = backlogRecordAt(client, 0)
     if raw then oldest = cjson.decode(raw).e end
   else
     oldest = record.e

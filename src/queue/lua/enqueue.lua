@@ -6,13 +6,23 @@ ARGV[5] caller      the client making an API call ('' for none: an internal prod
 ARGV[6] session     its session family: refused with 'REVOKED' when revoked:<session> exists
 ARGV[7] perSecond   its calls allowed per second (rl:<caller>, a one-second window; 0 = no limit):
                     refused with 'RATE_LIMITED <ms until the window ends>'; a refused call counts
-ARGV[8..]           groups of 7: client, id, type, payload (JSON text), maxAttempts, timeoutMs,
+ARGV[8] deadline    Redis time (ms) after which the call is refused with 'LATE_CALL', writing
+                    nothing (see 'A call sent again' below)
+ARGV[9..]           groups of 7: client, id, type, payload (JSON text), maxAttempts, timeoutMs,
                     idempotencyKey ('' for none); every client of the call is in this shard.
 Returns, per request in order: {id, status, position}; status is 'queued' for a new request, or
 the current status of the request an idempotency key already named (or of the same id, when a
 call is sent again after a lost reply) ('archived' when that request
 has left Redis retention), with position -1 when it is not queued.
 Error 'QUEUE_FULL <client>' when a client would exceed maxDepth: then no request is written.
+A call sent again: ioredis sends a command again after a reconnect when the reply to the first
+send was lost. Ids are new UUIDs made by the engine, so a call whose last new id Redis has seen
+is such a repeat, and is answered like one instead of queuing its requests twice. Each call that
+queued requests leaves its last new id in calls:<n>, a hash per CALL_WINDOW_MS window kept two
+windows long; the engine sets the deadline less than a window after it sends the call, so any
+send that is accepted finds its first send's mark in this window's hash or the one before. This
+costs a field per call for a minute, where looking the id up in its client's backlog would cost a
+walk over the whole backlog on every call.
 The caller's checks live here, not in separate commands, so that an API call costs one round trip
 (measured: the two extra round trips cost a fifth of the API's single-request throughput).
 Invariant kept: a client is in the ready ring iff it has a head that is neither running nor
@@ -22,7 +32,8 @@ waiting for a retry; so only a client without a head joins the ring. ]]
 
 local maxDepth = tonumber(ARGV[3])
 local idemTtlMs = tonumber(ARGV[4])
-local FIRST = 8
+local FIRST = 9
+local CALL_WINDOW_MS = 30000
 local GROUP = 7
 
 -- The API caller's session and rate limit (see the header).
@@ -50,27 +61,19 @@ local function existingStatus(client, id)
   return 'archived', -1
 end
 
+local now, nowText = clockNow()
+if now > tonumber(ARGV[8]) then return redis.error_reply('LATE_CALL') end
+local window = math.floor(now / CALL_WINDOW_MS)
+local callsKey = base .. 'calls:' .. window
+
 if ARGV[5] ~= '' then
   local refusal = refusedCaller(ARGV[5], ARGV[6], tonumber(ARGV[7]))
   if refusal then return refusal end
 end
 
--- The id of a client's head, read once per client and call (pass 1 writes nothing).
-local headIds = {}
-local function headIdOf(client)
-  local id = headIds[client]
-  if id == nil then
-    local raw = redis.call('HGET', KEYS[8], client)
-    id = raw and select(5, recordHead(raw)) or false
-    headIds[client] = id
-  end
-  return id
-end
-
--- Whether Redis holds request `id` of `client`, unfinished or finished.
-local function holds(client, id)
-  return headIdOf(client) == id or redis.call('HEXISTS', KEYS[2], id) == 1
-    or redis.call('HEXISTS', base .. 'res:' .. client, id) == 1
+-- Whether a call whose last new request is `id` was applied already (see the header).
+local function appliedBefore(id)
+  return redis.call('HEXISTS', callsKey, id) == 1 or redis.call('HEXISTS', base .. 'calls:' .. (window - 1), id) == 1
 end
 
 -- Pass 1: resolve idempotency keys and check depth, writing nothing.
@@ -90,13 +93,9 @@ for i = FIRST, #ARGV, GROUP do
     fresh[#fresh + 1] = i
   end
 end
--- Ids are new UUIDs made by the engine: one Redis already holds means this very call ran before
--- and is being sent again (ioredis resends a command whose reply a dropped connection lost), so
--- it is answered like a repeat instead of queuing its requests twice. A call is all or none, so
--- its last new request tells for all of them: the last, because it is the one least likely to
--- have finished and left retention since.
+-- A call is all or none, so its last new request tells for all of them.
 local last = fresh[#fresh]
-if last and holds(ARGV[last], ARGV[last + 1]) then
+if last and appliedBefore(ARGV[last + 1]) then
   for _, i in ipairs(fresh) do known[i] = ARGV[i + 1] end
   fresh = {}
 end
@@ -109,7 +108,6 @@ for client, count in pairs(added) do
 end
 
 -- Pass 2: write.
-local now, nowText = clockNow()
 local out = {}
 local touched = {}
 for i = FIRST, #ARGV, GROUP do
@@ -136,6 +134,10 @@ for i = FIRST, #ARGV, GROUP do
     emitEvent(client, id, 'queued', 0, now)
     out[#out + 1] = { id, 'queued', position }
   end
+end
+if #fresh > 0 then
+  redis.call('HSET', callsKey, ARGV[fresh[#fresh] + 1], '')
+  redis.call('PEXPIRE', callsKey, 2 * CALL_WINDOW_MS)
 end
 readyLengthAndWake()
 return out

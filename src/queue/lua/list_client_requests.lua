@@ -6,7 +6,7 @@ ARGV[4] before  only ids that sort below this one ('' = from the newest)
 ARGV[5] limit   most records returned from each of the two sources below
 ARGV[6] status  '' for any, or one of queued | running | succeeded | failed | cancelled
 Returns {live, finished}, two lists of {id, status, record JSON, position}, largest id first:
-  live      its unfinished requests (its head, then q:<client> with records from jobs); position
+  live      its unfinished requests (its head, then its backlog q:<client>); position
             = requests of the client ahead of it (0 for the head)
   finished  its finished requests still in retention (fin:<client>, records from res:<client>),
             position -1; a dead letter that was requeued is live again and left out here
@@ -49,14 +49,24 @@ if headRaw then
   headId, headRunning = id, leased == '1'
 end
 
+-- The ids of the client's unfinished requests, head first, and the backlog's records by id.
+local liveIds, backlogRecords = {}, {}
+local function readLive()
+  if headId then liveIds[1] = headId end
+  local entries = backlogEntries(client, 0, -1)
+  for n = 1, #entries, 2 do
+    liveIds[#liveIds + 1] = entries[n]
+    backlogRecords[entries[n]] = entries[n + 1]
+  end
+end
+readLive()
+
 local function liveRequests()
-  local ids = redis.call('LRANGE', base .. 'q:' .. client, 0, -1)
-  if headId then table.insert(ids, 1, headId) end
-  return top(ids, function(index, id)
+  return top(liveIds, function(index, id)
     local isHead = index == 1 and headId ~= nil
     local status = (isHead and headRunning) and 'running' or 'queued'
     if wanted ~= '' and wanted ~= status then return nil end
-    local raw = isHead and headRaw or redis.call('HGET', KEYS[2], id)
+    local raw = isHead and headRaw or backlogRecords[id]
     if not raw then return nil end
     return { id, status, raw, index - 1 }
   end)
@@ -68,7 +78,7 @@ local function finishedRequests()
     -- An id listed twice finished twice (a retried dead letter): the latest entry speaks for it.
     if seen[id] then return nil end
     seen[id] = true
-    if id == headId or redis.call('HEXISTS', KEYS[2], id) == 1 then return nil end
+    if id == headId or backlogRecords[id] then return nil end
     local raw = finalRecord(client, id)
     if not raw then return nil end -- out of retention: the archive has it
     local status = cjson.decode(raw).st

@@ -27,25 +27,24 @@ local function recoverRunMembers(client)
   local lastIndex = runEndIndex(client)
   redis.call('HDEL', RUNS, client)
   if not lastIndex then return end
-  local backlog = base .. 'q:' .. client
-  for _, id in ipairs(redis.call('LRANGE', backlog, 0, lastIndex)) do
-    local raw = redis.call('HGET', KEYS[2], id)
-    if raw then
-      local record = cjson.decode(raw)
-      record.i = id
-      record.k = record.k + 1 -- the fence the run's worker held for it
-      record.a = (record.a or 0) + 1
-      record.s = now
-      record.l = 0
-      recordAttemptFailure(record, { message = 'lease expired: the worker stopped responding during a run of this client', code = 'lease_expired' }, now)
-      if record.a >= record.m then
-        finish(client, record, 'failed', nil, OUT_OF_ATTEMPTS, now, keep)
-        redis.call('LREM', backlog, 1, id)
-        redis.call('HDEL', KEYS[2], id)
-        deadLettered[#deadLettered + 1] = id
-      else
-        redis.call('HSET', KEYS[2], id, encodeRecord(record))
-      end
+  local entries = backlogEntries(client, 0, lastIndex)
+  local removed = 0
+  for n = 1, #entries, 2 do
+    local id, index = entries[n], (n - 1) / 2 - removed
+    local record = cjson.decode(entries[n + 1])
+    record.i = id
+    record.k = record.k + 1 -- the fence the run's worker held for it
+    record.a = (record.a or 0) + 1
+    record.s = now
+    record.l = 0
+    recordAttemptFailure(record, { message = 'lease expired: the worker stopped responding during a run of this client', code = 'lease_expired' }, now)
+    if record.a >= record.m then
+      finish(client, record, 'failed', nil, OUT_OF_ATTEMPTS, now, keep)
+      removeBacklogAt(client, index)
+      removed = removed + 1
+      deadLettered[#deadLettered + 1] = id
+    else
+      replaceBacklogRecord(client, index, encodeRecord(record))
     end
   end
 end

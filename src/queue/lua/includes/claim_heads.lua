@@ -18,17 +18,13 @@ end
 
 local function attachRun(client, runMax, entry)
   if runMax <= 1 or ringLength() > 0 then return end
-  local ids = redis.call('LRANGE', base .. 'q:' .. client, 0, runMax - 2)
-  if #ids == 0 then return end
-  local records = redis.call('HMGET', KEYS[2], unpack(ids))
+  local entries = backlogEntries(client, 0, runMax - 2)
   local members = {}
-  for n, id in ipairs(ids) do
-    if not records[n] then break end -- an id without a record is skipped when it comes up: stop before it
+  for n = 1, #entries, 2 do
     -- A request that may run only once stays out of runs: should the worker die, every request it
     -- held counts an attempt (see recover_expired_leases.lua), and this one would fail unrun.
-    if string.find(records[n], '"m":1,', 1, true) then break end
-    members[#members + 1] = id
-    members[#members + 1] = records[n]
+    if string.find(entries[n + 1], '"m":1,', 1, true) then break end
+    members[n], members[n + 1] = entries[n], entries[n + 1]
   end
   if #members == 0 then return end
   redis.call('HSET', RUNS, client, members[#members - 1])

@@ -35,7 +35,7 @@ local function encodeRecord(record)
   return withHead(record.l or 0, record.k or 0, record.a or 0, record.s or 0, record.i, encodeRest(record))
 end
 
--- A request behind its client's head (a `jobs` field) has never started since it was queued: its
+-- A request behind its client's head (in its backlog, q:<client>) has never started since it was queued: its
 -- record keeps only the claim counter, {"k":<claims>, ...the rest}. The id (the field's name),
 -- the lease mark, attempts and start are added when it becomes the head; leaving them out saves
 -- about 64 bytes of Redis memory per queued request.

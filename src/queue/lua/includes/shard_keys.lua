@@ -1,29 +1,30 @@
 -- Every engine script receives the same eight shard keys, all in one hash slot ({s<n>}):
 --   KEYS[1] ready    LIST   clients whose head request can start now (the round-robin ring)
---   KEYS[2] jobs     HASH   request id -> JSON record, for every unfinished request behind its
---                           client's head (the client's backlog)
+--   KEYS[2] jobs     HASH   unused since backlog records moved into q:<client>; read only by
+--                           upgrade_client_layout.lua, for queues of the earlier layouts
 --   KEYS[3] leases   ZSET   clients whose head is running, scored by lease deadline (Redis clock, ms)
 --   KEYS[4] delayed  ZSET   client ids scored by the time their head's retry is due
 --   KEYS[5] archive  STREAM final records waiting to be written to PostgreSQL
---   KEYS[6] stats    HASH   shard totals of failed and cancelled requests
+--   KEYS[6] stats    HASH   shard totals of failed and cancelled requests, and of backlog requests
 --   KEYS[7] watch    ZSET   client ids whose events some API process wants, scored by until when
 --   KEYS[8] heads    HASH   client id -> JSON record of its head request (running, waiting for a
 --                           retry or next to start); a field exists iff the client has unfinished work
 -- and ARGV[1] = the shard's key base "<prefix>:{s<n>}:", from which per-client keys are derived
--- (q:<client>, fin:<client>, res:<client>, idem:<client>, client:<client>). Those keys carry the same
+-- (q:<client>, fin:<client>, res:<client>, idem:<client>, client:<client>, and calls:<n>, see
+-- enqueue.lua). Those keys carry the same
 -- hash tag, so they live in the slot of KEYS[1..8] and Redis Cluster accepts the access; they
 -- cannot be listed in KEYS because which client comes next is only known inside the script.
 -- ARGV[2] = the wake channel, published to when the ready ring goes from empty to non-empty.
 --
--- A client's queue is its head (a field of `heads`) followed by its backlog (q:<client>, ids whose
--- records are in `jobs`). A client with one request has no key of its own: most clients of a busy
+-- A client's queue is its head (a field of `heads`) followed by its backlog (q:<client>, each
+-- request's id followed by its record, see includes/client_queue.lua). A client with one request has no key of its own: most clients of a busy
 -- service have one or two requests queued, and a key costs Redis about 200 bytes.
 --
 -- Record fields (short, because every queued byte counts): i id, t type, p payload JSON text,
 -- m maxAttempts, o timeoutMs, e enqueuedAt, a attempts started, k claims made (the fencing token
 -- of the latest claim), l = 1 while leased (running, else 0), s startedAt of the latest attempt
 -- (0 before the first); l, k, a, s, i always lead a head record's JSON in that order, while a
--- backlog record (jobs) keeps only k in front and has no i, a, l, s yet (includes/record.lua);
+-- backlog record (q:<client>) keeps only k in front and has no i, a, l, s yet (includes/record.lua);
 -- w retry due time, h failed attempts {a, s, f, er}; final records replace i by id and add
 -- c client, st status, f finishedAt, r result JSON text, er error {message, code}.
 local base = ARGV[1]
