@@ -247,3 +247,21 @@ export function spawnWorker(config: Config, env: Record<string, string> = {}): W
     },
   };
 }
+
+/**
+ * The shard's backlog count (`stats` field `backlog`, which the gauges read) against the requests
+ * its backlogs hold (two list elements each), for the shard of `client`; a script that changed a
+ * backlog without writing its count shows here.
+ */
+export async function backlogCountOfShard(engine: QueueEngine, client: string): Promise<{ counted: number; held: number }> {
+  const shard = engine.keys.forClient(client);
+  const counted = Number((await engine.redis.hget(`${shard.base}stats`, 'backlog')) ?? 0);
+  let held = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await (engine.redis as Redis).scan(cursor, 'MATCH', `${shard.base}q:*`, 'COUNT', 1_000);
+    cursor = next;
+    for (const key of keys) held += (await engine.redis.llen(key)) / 2;
+  } while (cursor !== '0');
+  return { counted, held };
+}

@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { QueueEngine } from '../../src/queue/engine.js';
 import { engineFixture, eventually, type EngineFixture } from '../helpers/engine.js';
-import { Gates, StartLog, allIn, archivedRows, clientId, handler, req } from '../helpers/queue.js';
+import { Gates, StartLog, allIn, archivedRows, clientId, handler, req, backlogCountOfShard } from '../helpers/queue.js';
 
 let fixture: EngineFixture;
 beforeAll(async () => {
@@ -112,6 +112,11 @@ describe('cancel', () => {
     expect(await fixture.engine.get(client, c?.id ?? '')).toMatchObject({ status: 'cancelled' });
     expect(await fixture.engine.get(client, d?.id ?? '')).toMatchObject({ status: 'queued', position: 1 });
     expect(await fixture.engine.stats(client)).toMatchObject({ pending: 2, cancelled: 2 });
+    // (Read again until two reads agree: another test's worker may be busy in the same shard.)
+    await eventually(async () => {
+      const { counted, held } = await backlogCountOfShard(fixture.engine, client);
+      return counted === held;
+    }, 3_000);
 
     // Cancelling again: finished, not cancellable. Another client, or an unknown id: not found.
     expect(await fixture.engine.cancel(client, c?.id ?? '')).toMatchObject({

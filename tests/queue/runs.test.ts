@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ShardKeys } from '../../src/queue/keys.js';
 import type { AttemptOutcome, ClaimedRequest, Completion } from '../../src/queue/worker-ops.js';
 import { engineFixture, eventually, type EngineFixture } from '../helpers/engine.js';
-import { StartLog, allIn, clientsInShard, handler, records, req } from '../helpers/queue.js';
+import { StartLog, allIn, clientsInShard, handler, records, req, backlogCountOfShard } from '../helpers/queue.js';
 
 // A fixture (key prefix) per test: what one test leaves in a ready ring must not wait ahead of the
 // next test's client, which would then not be alone.
@@ -197,6 +197,13 @@ describe('a run', () => {
       ['failed', 2],
       ['succeeded', 2],
     ]);
+    // Every request that joined or left the backlog, through claims, recoveries and a dead letter
+    // in place, was counted.
+    // (Read again until two reads agree: another test's worker may be busy in the same shard.)
+    await eventually(async () => {
+      const { counted, held } = await backlogCountOfShard(fixture.engine, client);
+      return counted === held;
+    }, 3_000);
   });
 });
 

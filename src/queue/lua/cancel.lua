@@ -42,4 +42,5 @@ if position == 0 then
 else
   removeBacklogAt(client, position - 1)
 end
+flushBacklogCount()
 return { 'cancelled', finalRecord(client, id) }

@@ -107,4 +107,5 @@ for i = 8, #ARGV, 7 do
 end
 flushArchive()
 claimHeads(claimBudget, times, claimed)
+flushBacklogCount()
 return { results, readyLengthAndWake(), claimed }

@@ -139,5 +139,6 @@ if #fresh > 0 then
   redis.call('HSET', callsKey, ARGV[fresh[#fresh] + 1], '')
   redis.call('PEXPIRE', callsKey, 2 * CALL_WINDOW_MS)
 end
+flushBacklogCount()
 readyLengthAndWake()
 return out

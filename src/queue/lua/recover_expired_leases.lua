@@ -72,5 +72,6 @@ for _, client in ipairs(expired) do
   end
 end
 flushArchive()
+flushBacklogCount()
 readyLengthAndWake()
 return { redelivered, deadLettered }

@@ -38,5 +38,6 @@ if position == 0 then
 end
 emitEvent(client, id, 'queued', 0, nowMs())
 if tonumber(redis.call('HGET', KEYS[6], 'failed') or 0) > 0 then redis.call('HINCRBY', KEYS[6], 'failed', -1) end
+flushBacklogCount()
 readyLengthAndWake()
 return { 'queued', position }

@@ -68,4 +68,5 @@ if not hasHead then
   redis.call('LREM', KEYS[1], 0, client)
   redis.call('ZREM', KEYS[4], client)
 end
+flushBacklogCount()
 return rewritten
