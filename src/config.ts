@@ -60,6 +60,7 @@ export const ConfigSchema = {
     // Off by default: a worker that dies mid-run has its run replayed from the request Redis last
     // knew, so requests it already ran may run again after their successors ran once
     // (docs/architecture.md, "Runs"); the chaos suite counts that as an order violation.
+    WORKER_TURN_LENGTH: Int(1, 64, 2, 'Most requests of one client started in a row while other clients wait: a client ending one may start its next at once, up to this many, then goes to the back of the ring (1: strict round-robin, one each).'),
     WORKER_RUN_LENGTH: Int(1, 1_000, 1, 'Most requests of one client a worker runs in a row while no other client waits (1: off; 64 for throughput with few clients, see docs).'),
     LEASE_MS: Int(1_000, 3_600_000, 30_000, 'Lease of a claimed request; a worker silent this long loses it.'),
     HEARTBEAT_MS: Int(100, 1_200_000, 10_000, 'How often a worker extends the leases of its running requests.'),

@@ -19,5 +19,6 @@ export function createWorkerOps(config: Config, engine: QueueEngine): WorkerOps 
     leaseMs: config.LEASE_MS,
     retentionMs: config.RESULT_RETENTION_S * 1000,
     retentionCount: config.RESULT_RETENTION_COUNT,
+    turnLength: config.WORKER_TURN_LENGTH,
   });
 }

@@ -46,6 +46,8 @@ export interface WorkerOpsSettings {
   leaseMs: number;
   retentionMs: number;
   retentionCount: number;
+  /** most requests of one client started in a row while others wait (complete.lua's turnLength) */
+  turnLength: number;
 }
 
 /** client, id, fence, attempt, the record as stored (JSON), then the run that follows: id, backlog record JSON, … */
@@ -86,8 +88,8 @@ export class WorkerOps {
     claimNext: number,
     runMax = 1,
   ): Promise<{ results: CompletionResult[] } & ClaimBatch> {
-    const { retentionMs, retentionCount, leaseMs } = this.settings;
-    const args: (string | number)[] = [retentionMs, retentionCount, claimNext, leaseMs, runMax];
+    const { retentionMs, retentionCount, leaseMs, turnLength } = this.settings;
+    const args: (string | number)[] = [retentionMs, retentionCount, claimNext, leaseMs, runMax, turnLength];
     for (const { request, outcome, next } of completions) {
       args.push(
         request.id,

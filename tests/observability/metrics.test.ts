@@ -194,7 +194,7 @@ describe('redeliveries after lease expiry', () => {
 
     const { id } = await enqueued(app, victim, { type: 'echo', payload: 'again' });
     // A worker that claims with a 300 ms lease and then dies: it never heartbeats nor completes.
-    const crashed = new WorkerOps(small.api.engine, { leaseMs: 300, retentionMs: 60_000, retentionCount: 100 });
+    const crashed = new WorkerOps(small.api.engine, { leaseMs: 300, retentionMs: 60_000, retentionCount: 100, turnLength: 1 });
     const claim = await crashed.claim(small.api.engine.keys.forClient(victim.id), 1);
     expect(claim.claimed.map((request) => request.id)).toEqual([id]);
 

@@ -14,7 +14,9 @@ import { StartLog, archivedRows, clientId, clientsInShard, handler, req, untilAb
 
 let fixture: EngineFixture;
 beforeAll(async () => {
-  fixture = await engineFixture({ LEASE_MS: '1000', HEARTBEAT_MS: '200', SHUTDOWN_GRACE_MS: '200' });
+  // Turns of one request: the claim tests below count on a client going behind any other that
+  // waits (turns of several are tested in runs.test.ts).
+  fixture = await engineFixture({ LEASE_MS: '1000', HEARTBEAT_MS: '200', SHUTDOWN_GRACE_MS: '200', WORKER_TURN_LENGTH: '1' });
 });
 afterEach(async () => {
   await Promise.all(fixture.workers.map((worker) => worker.stop()));

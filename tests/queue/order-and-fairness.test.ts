@@ -105,12 +105,14 @@ describe('per-client FIFO, one in flight', () => {
 });
 
 describe('fair round-robin across clients', () => {
+  // Turns of one request (WORKER_TURN_LENGTH 1) unless a test says otherwise: each start is a
+  // client's whole turn, which is what the bounds below count.
   /**
    * Enqueues `backlog` requests for one client and then one request each for `small` clients,
    * runs a worker with `concurrency`, and returns the start order (client per start) until every
    * request has started.
    */
-  async function startOrder(bigClient: string, backlog: number, small: string[], concurrency: number): Promise<string[]> {
+  async function startOrder(bigClient: string, backlog: number, small: string[], concurrency: number, turnLength = 1): Promise<string[]> {
     await fixture.engine.enqueue(
       bigClient,
       Array.from({ length: backlog }, () => req('noop')),
@@ -119,6 +121,7 @@ describe('fair round-robin across clients', () => {
     const order: string[] = [];
     await fixture.startWorker({}, { onStarted: (request) => order.push(request.clientId) }, {
       WORKER_CONCURRENCY: concurrency,
+      WORKER_TURN_LENGTH: turnLength,
     });
     await eventually(() => order.length === backlog + small.length, 60_000);
     return order;
@@ -154,4 +157,5 @@ describe('fair round-robin across clients', () => {
     expect(Math.max(...firstStart)).toBeLessThan(16);
     expect(order.slice(0, Math.max(...firstStart)).filter((client) => client === big).length).toBeLessThanOrEqual(2);
   });
+
 });

@@ -8,7 +8,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ShardKeys } from '../../src/queue/keys.js';
-import type { AttemptOutcome, ClaimedRequest, Completion } from '../../src/queue/worker-ops.js';
+import { WorkerOps, type AttemptOutcome, type ClaimedRequest, type Completion } from '../../src/queue/worker-ops.js';
 import { engineFixture, eventually, type EngineFixture } from '../helpers/engine.js';
 import { StartLog, allIn, clientsInShard, handler, records, req, backlogCountOfShard } from '../helpers/queue.js';
 
@@ -204,6 +204,47 @@ describe('a run', () => {
       const { counted, held } = await backlogCountOfShard(fixture.engine, client);
       return counted === held;
     }, 3_000);
+  });
+});
+
+describe('turns', () => {
+  it('of 3: a client whose request ends starts its next one in the same call, 3 in a row while others wait, then the ring moves on', async () => {
+    const [big, ...small] = clientsInShard(fixture.engine, 0, 'turns', 3) as [string, string, string];
+    const shard = fixture.engine.keys.shards[0] as ShardKeys;
+    const bigIds = await enqueueNumbered(big, 5);
+    for (const client of small) await fixture.engine.enqueue(client, [req('noop')]);
+    const ops = new WorkerOps(fixture.engine, { leaseMs: 30_000, retentionMs: 60_000, retentionCount: 100, turnLength: 3 });
+
+    // One slot: each completion refills it in the same call.
+    let current = (await ops.claim(shard, 1)).claimed[0] as ClaimedRequest;
+    const started = [current];
+    for (let n = 0; n < 6; n += 1) {
+      const reply = await ops.completeMany(shard, [{ request: current, outcome: OK }], 1);
+      expect(reply.results).toEqual(['succeeded']);
+      current = reply.claimed[0] as ClaimedRequest;
+      started.push(current);
+    }
+    expect(started.map((request) => request.clientId)).toEqual([big, big, big, ...small, big, big]);
+    expect(started.filter((request) => request.clientId === big).map((request) => request.id)).toEqual(bigIds);
+    // The turn's count is gone once the client drained.
+    await ops.completeMany(shard, [{ request: current, outcome: OK }], 0);
+    expect(await fixture.redis.hexists(`${shard.base}turns`, big)).toBe(0);
+  });
+
+  it('of 1 are strict round-robin: the ring moves on after every request', async () => {
+    const [first, second] = clientsInShard(fixture.engine, 0, 'strict', 2) as [string, string];
+    const shard = fixture.engine.keys.shards[0] as ShardKeys;
+    await enqueueNumbered(first, 2);
+    await enqueueNumbered(second, 2);
+    const ops = new WorkerOps(fixture.engine, { leaseMs: 30_000, retentionMs: 60_000, retentionCount: 100, turnLength: 1 });
+    let current = (await ops.claim(shard, 1)).claimed[0] as ClaimedRequest;
+    const started = [current];
+    for (let n = 0; n < 3; n += 1) {
+      current = (await ops.completeMany(shard, [{ request: current, outcome: OK }], 1)).claimed[0] as ClaimedRequest;
+      started.push(current);
+    }
+    expect(started.map((request) => request.clientId)).toEqual([first, second, first, second]);
+    expect(await fixture.redis.exists(`${shard.base}turns`)).toBe(0);
   });
 });
 

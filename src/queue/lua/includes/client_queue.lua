@@ -65,6 +65,10 @@ end
 -- run's last request.
 local RUNS = base .. 'runs'
 
+-- Clients in the middle of a turn of several requests (see complete.lua, Turns): client -> requests
+-- it went on to start in a row so far.
+local TURNS = base .. 'turns'
+
 -- Where the client's live run ends: the backlog index of its last request, or nil when the
 -- client holds no run (its requests in the backlog up to that index are handed out).
 local function runEndIndex(client)

@@ -63,6 +63,7 @@ end
 -- A drained client keeps nothing but expiring retention: its finished list and counters start
 -- their countdown, and a logged-out client's idempotency keys go at once.
 local function clientDrained(client)
+  redis.call('HDEL', TURNS, client)
   local meta = base .. 'client:' .. client
   if redis.call('HGET', meta, 'gone') == '1' then
     redis.call('HDEL', meta, 'gone')
