@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../src/config.js';
 import type { Pool } from '../../src/db/pool.js';
+import { scanKeys } from '../../src/queue/admin.js';
 import type { NewRequest, QueueEngine } from '../../src/queue/engine.js';
 import type { RequestRecord, RequestStatus } from '../../src/queue/records.js';
 import type { RedisClient } from '../../src/redis/connect.js';
@@ -256,12 +257,14 @@ export function spawnWorker(config: Config, env: Record<string, string> = {}): W
 export async function backlogCountOfShard(engine: QueueEngine, client: string): Promise<{ counted: number; held: number }> {
   const shard = engine.keys.forClient(client);
   const counted = Number((await engine.redis.hget(`${shard.base}stats`, 'backlog')) ?? 0);
+  const { keys } = await scanKeys(engine.redis, `${shard.base}q:*`, Number.POSITIVE_INFINITY);
   let held = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await (engine.redis as Redis).scan(cursor, 'MATCH', `${shard.base}q:*`, 'COUNT', 1_000);
-    cursor = next;
-    for (const key of keys) held += (await engine.redis.llen(key)) / 2;
-  } while (cursor !== '0');
+  for (const key of keys) held += (await engine.redis.llen(key)) / 2;
   return { counted, held };
+}
+
+/** The ids in a client's backlog, oldest first (the list alternates ids and records). */
+export async function backlogIds(engine: QueueEngine, client: string): Promise<string[]> {
+  const { base } = engine.keys.forClient(client);
+  return (await engine.redis.lrange(`${base}q:${client}`, 0, -1)).filter((_, index) => index % 2 === 0);
 }

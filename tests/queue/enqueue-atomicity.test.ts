@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/errors.js';
 import { engineFixture, type EngineFixture } from '../helpers/engine.js';
+import { backlogIds } from '../helpers/queue.js';
 
 let fixture: EngineFixture;
 beforeAll(async () => {
@@ -26,12 +27,6 @@ describe('enqueue of one client', () => {
   });
 });
 
-/** The backlog of a client: each request's id followed by its record. */
-async function backlogIds(client: string): Promise<string[]> {
-  const { base } = fixture.engine.keys.forClient(client);
-  return (await fixture.redis.lrange(`${base}q:${client}`, 0, -1)).filter((_, index) => index % 2 === 0);
-}
-
 /** The deadline an engine gives a call it sends now (Redis runs on this host: same clock). */
 const inTime = () => Date.now() + 20_000;
 
@@ -51,7 +46,7 @@ describe('an enqueue call sent twice', () => {
     expect(second).toEqual(first);
     // The first is the client's head; the second alone waits behind it.
     expect(JSON.parse((await fixture.redis.hget(`${shard.base}heads`, 'resent')) ?? '{}')).toMatchObject({ i: ids[0] });
-    expect(await backlogIds('resent')).toEqual([ids[1]]);
+    expect(await backlogIds(fixture.engine, 'resent')).toEqual([ids[1]]);
     expect(await fixture.redis.lrange(shard.keys[0] as string, 0, -1)).toEqual(['resent']);
   });
 
@@ -77,7 +72,7 @@ describe('an enqueue call sent twice', () => {
       [ids[2], 'queued', 0],
     ]);
     expect(await fixture.engine.scripts.run('enqueue', shard, args)).toEqual(first);
-    expect(await backlogIds('resent-a')).toEqual([ids[0]]);
+    expect(await backlogIds(fixture.engine, 'resent-a')).toEqual([ids[0]]);
     expect(await fixture.redis.llen(`${shard.base}q:${other}`)).toBe(0);
   });
 
@@ -90,7 +85,7 @@ describe('an enqueue call sent twice', () => {
     await fixture.engine.enqueue('resent-late', [noop, noop]);
     expect(await fixture.engine.scripts.run('enqueue', shard, args)).toEqual([first]);
     expect(first).toEqual([id, 'queued', 2]);
-    expect((await backlogIds('resent-late')).filter((queued) => queued === id)).toHaveLength(1);
+    expect((await backlogIds(fixture.engine, 'resent-late')).filter((queued) => queued === id)).toHaveLength(1);
     expect(await fixture.redis.llen(`${shard.base}q:resent-late`)).toBe(2 * 4);
     const [marks] = await fixture.redis.keys(`${shard.base}calls:*`).then((keys) => keys.sort().reverse());
     expect(await fixture.redis.pttl(marks as string)).toBeGreaterThan(0);

@@ -208,12 +208,16 @@ describe('a run', () => {
 });
 
 describe('turns', () => {
+  /** Worker operations whose completions let a client start up to `turnLength` requests in a row. */
+  const opsWithTurns = (turnLength: number) =>
+    new WorkerOps(fixture.engine, { leaseMs: 30_000, retentionMs: 60_000, retentionCount: 100, turnLength });
+
   it('of 3: a client whose request ends starts its next one in the same call, 3 in a row while others wait, then the ring moves on', async () => {
     const [big, ...small] = clientsInShard(fixture.engine, 0, 'turns', 3) as [string, string, string];
     const shard = fixture.engine.keys.shards[0] as ShardKeys;
     const bigIds = await enqueueNumbered(big, 5);
     for (const client of small) await fixture.engine.enqueue(client, [req('noop')]);
-    const ops = new WorkerOps(fixture.engine, { leaseMs: 30_000, retentionMs: 60_000, retentionCount: 100, turnLength: 3 });
+    const ops = opsWithTurns(3);
 
     // One slot: each completion refills it in the same call.
     let current = (await ops.claim(shard, 1)).claimed[0] as ClaimedRequest;
@@ -236,7 +240,7 @@ describe('turns', () => {
     const shard = fixture.engine.keys.shards[0] as ShardKeys;
     await enqueueNumbered(first, 2);
     await enqueueNumbered(second, 2);
-    const ops = new WorkerOps(fixture.engine, { leaseMs: 30_000, retentionMs: 60_000, retentionCount: 100, turnLength: 1 });
+    const ops = opsWithTurns(1);
     let current = (await ops.claim(shard, 1)).claimed[0] as ClaimedRequest;
     const started = [current];
     for (let n = 0; n < 3; n += 1) {

@@ -10,7 +10,7 @@ import { AppError } from '../../src/errors.js';
 import { upgradeRedisLayout, upgradeRevocations } from '../../src/queue/upgrade-layout.js';
 import { engineFixture, eventually, type EngineFixture } from '../helpers/engine.js';
 import { runScript } from '../helpers/process.js';
-import { StartLog, allIn, clientId, handler, keysOfClient, keyKind } from '../helpers/queue.js';
+import { StartLog, allIn, clientId, handler, keysOfClient, keyKind, backlogIds } from '../helpers/queue.js';
 
 let fixture: EngineFixture;
 beforeAll(async () => {
@@ -33,13 +33,6 @@ async function writeOldLayout(client: string, ids: string[], headLease?: { fence
   }
   if (headLease) await fixture.redis.zadd(`${base}leases`, headLease.deadline, ids[0] as string);
   else await fixture.redis.rpush(`${base}ready`, client);
-}
-
-/** The ids in a client's backlog, which today alternates ids and records. */
-async function backlogIds(client: string): Promise<string[]> {
-  const { base } = fixture.engine.keys.forClient(client);
-  const elements = await fixture.redis.lrange(`${base}q:${client}`, 0, -1);
-  return elements.filter((_, index) => index % 2 === 0);
 }
 
 /**
@@ -76,7 +69,7 @@ describe('upgrading the Redis layout', () => {
     expect(await upgradeRedisLayout(fixture.engine)).toEqual({ clients: 0, requests: 0 });
 
     const { base } = fixture.engine.keys.forClient(busy);
-    expect(await backlogIds(busy)).toEqual(busyIds.slice(1));
+    expect(await backlogIds(fixture.engine, busy)).toEqual(busyIds.slice(1));
     expect(await fixture.redis.zscore(`${base}leases`, busy)).toBe('0');
     expect(await fixture.engine.get(busy, busyIds[0] as string)).toMatchObject({ status: 'running', clientId: busy, attempts: 1 });
     expect(await fixture.engine.get(busy, busyIds[2] as string)).toMatchObject({ status: 'queued', position: 2 });
@@ -107,7 +100,7 @@ describe('upgrading from backlog records in the jobs hash', () => {
     expect(await upgradeRedisLayout(fixture.engine)).toEqual({ clients: 1, requests: 3 });
     expect(await upgradeRedisLayout(fixture.engine)).toEqual({ clients: 0, requests: 0 });
     const { base } = fixture.engine.keys.forClient(client);
-    expect(await backlogIds(client)).toEqual(ids.slice(1));
+    expect(await backlogIds(fixture.engine, client)).toEqual(ids.slice(1));
     expect(await fixture.redis.hlen(`${base}jobs`)).toBe(0);
     expect(await fixture.engine.get(client, ids[1] as string)).toMatchObject({ status: 'queued', position: 1, attempts: 1 });
     expect(await fixture.engine.get(client, ids[3] as string)).toMatchObject({ status: 'queued', position: 3, attempts: 0 });

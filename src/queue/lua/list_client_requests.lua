@@ -50,16 +50,12 @@ if headRaw then
 end
 
 -- The ids of the client's unfinished requests, head first, and the backlog's records by id.
-local liveIds, backlogRecords = {}, {}
-local function readLive()
-  if headId then liveIds[1] = headId end
-  local entries = backlogEntries(client, 0, -1)
-  for n = 1, #entries, 2 do
-    liveIds[#liveIds + 1] = entries[n]
-    backlogRecords[entries[n]] = entries[n + 1]
-  end
+local liveIds, backlogRecords = { headId }, {}
+local backlog = backlogEntries(client, 0, -1)
+for n = 1, #backlog, 2 do
+  liveIds[#liveIds + 1] = backlog[n]
+  backlogRecords[backlog[n]] = backlog[n + 1]
 end
-readLive()
 
 local function liveRequests()
   return top(liveIds, function(index, id)
