@@ -12,6 +12,7 @@ import { observeRunner } from './observability/observers.js';
 import type { QueueEngine } from './queue/engine.js';
 import { createEngine } from './queue/index.js';
 import { LiveEvents } from './queue/live-events.js';
+import { assertCurrentLayout } from './queue/upgrade-layout.js';
 import { closeRedis, connectRedis, type RedisClient } from './redis/connect.js';
 import { assertNoEviction } from './redis/policy.js';
 import { loadHandlers } from './worker/handlers/registry.js';
@@ -74,6 +75,7 @@ export async function startServer(config: Config, logger: Logger, hooks: RunnerH
     }
     const registry = await loadHandlers(config.HANDLERS, config.HTTP_ALLOWED_HOSTS);
     const engine = createEngine(config, redis);
+    await assertCurrentLayout(engine);
     const metrics = config.METRICS_ENABLED ? new Metrics(logger) : undefined;
     metrics?.watchQueues(engine);
     const lifecycle = new LifecycleLog(logger, config);

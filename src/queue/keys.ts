@@ -5,7 +5,8 @@
  *
  * Per shard (passed to every script as KEYS[1..8], in this order):
  *   ready    LIST   clients whose head request can start now (the round-robin ring)
- *   jobs     HASH   unused since backlog records moved into q:<client>; read by the layout upgrade only
+ *   jobs     HASH   unused since backlog records moved into q:<client>; read by the layout upgrade only,
+ *                   and where it exists start-up stops until the upgrade has run (assertCurrentLayout)
  *   leases   ZSET   clients whose head is running, by lease deadline (ms, Redis clock)
  *   delayed  ZSET   client ids by the due time of their head's retry
  *   archive  STREAM final records on their way to PostgreSQL

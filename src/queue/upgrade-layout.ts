@@ -1,6 +1,33 @@
 import type pg from 'pg';
 import { scanKeys } from './admin.js';
 import type { QueueEngine } from './engine.js';
+import { SHARD_KEY_NAMES } from './keys.js';
+
+/** Thrown at start-up when Redis holds queues this version would misread (see assertCurrentLayout). */
+export class OutdatedLayoutError extends Error {
+  constructor(readonly keys: string[]) {
+    super(
+      `Redis holds queues in an earlier laneq layout (${keys.join(', ')}), which this version would misread. ` +
+        'Stop every laneq process, run `npm run upgrade:redis` with this version\'s configuration, then start it ' +
+        '(docs/operations.md, "Upgrades").',
+    );
+    this.name = 'OutdatedLayoutError';
+  }
+}
+
+/**
+ * Refuses to start on queues of an earlier layout. Every earlier layout kept records in the
+ * shard's `jobs` hash, which today's scripts never write and the upgrade empties: a `jobs` key
+ * means the upgrade has not run. Without this check a forgotten upgrade step would not fail
+ * loudly: the claim script would take an id for a record.
+ */
+export async function assertCurrentLayout(engine: QueueEngine): Promise<void> {
+  const jobsKeys = engine.keys.shards.map((shard) => shard.keys[SHARD_KEY_NAMES.indexOf('jobs')] as string);
+  // One EXISTS per key: on a Cluster the shards' keys live in different slots.
+  const found = await Promise.all(jobsKeys.map(async (key) => ((await engine.redis.exists(key)) === 1 ? key : undefined)));
+  const outdated = found.filter((key): key is string => key !== undefined);
+  if (outdated.length > 0) throw new OutdatedLayoutError(outdated);
+}
 
 /** A backlog key `<prefix>:{s<n>}:q:<client>`: its shard index and client. */
 const BACKLOG_KEY = /^.*:\{s(\d+)\}:q:(.+)$/s;

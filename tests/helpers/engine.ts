@@ -101,3 +101,13 @@ export function checkOrder(recordsByClient: Map<string, RequestRecord[]>): Order
   }
   return report;
 }
+
+/** The error `promise` rejects with (fails the test if it resolves). */
+export async function rejection(promise: Promise<unknown>): Promise<Error> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as Error;
+  }
+  throw new Error('expected a rejection, but the promise resolved');
+}

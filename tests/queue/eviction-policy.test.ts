@@ -10,7 +10,7 @@ import { closeRedis, connectRedis } from '../../src/redis/connect.js';
 import { assertNoEviction, EvictionPolicyError } from '../../src/redis/policy.js';
 import { startServer } from '../../src/server.js';
 import { dropDatabase, testConfig } from '../helpers/context.js';
-import { eventually } from '../helpers/engine.js';
+import { eventually, rejection } from '../helpers/engine.js';
 import { startRedisCluster, startRedisServer, type RedisCluster, type RedisServer } from '../helpers/redis-cluster.js';
 
 let evicting: RedisServer | undefined;
@@ -42,16 +42,6 @@ function server(which: RedisServer | undefined): RedisServer {
 function clusterNodes(): string {
   if (!cluster) throw new Error('cluster not started');
   return cluster.nodes;
-}
-
-/** The error `promise` rejects with (fails the test if it resolves). */
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection, but the promise resolved');
 }
 
 describe('eviction policy check', () => {

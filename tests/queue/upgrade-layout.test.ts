@@ -7,8 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { AppError } from '../../src/errors.js';
-import { upgradeRedisLayout, upgradeRevocations } from '../../src/queue/upgrade-layout.js';
-import { engineFixture, eventually, type EngineFixture } from '../helpers/engine.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { OutdatedLayoutError, upgradeRedisLayout, upgradeRevocations } from '../../src/queue/upgrade-layout.js';
+import { startServer } from '../../src/server.js';
+import { engineFixture, eventually, rejection, type EngineFixture } from '../helpers/engine.js';
 import { runScript } from '../helpers/process.js';
 import { StartLog, allIn, clientId, handler, keysOfClient, keyKind, backlogIds } from '../helpers/queue.js';
 
@@ -169,5 +171,28 @@ describe('npm run upgrade:redis', () => {
 
     const again = await runScript('src/queue/upgrade-cli.ts', [], { env });
     expect(again.stdout).toContain('rewrote 0 requests of 0 clients');
+  });
+});
+
+describe('starting on an earlier layout', () => {
+  it('refuses to start until npm run upgrade:redis has run, then starts', async () => {
+    const client = clientId('not-upgraded');
+    const ids = idsOf('4', 2);
+    // Only what the check looks at, with nothing in the ready ring: no running worker may claim it meanwhile.
+    const { base } = fixture.engine.keys.forClient(client);
+    await fixture.redis.hset(`${base}heads`, client, `{"l":0,"k":0,"a":0,"s":0,"i":"${ids[0]}","t":"rec","p":"null","m":3,"o":60000,"e":1}`);
+    await fixture.redis.hset(`${base}jobs`, ids[1] as string, '{"k":0,"t":"rec","p":"null","m":3,"o":60000,"e":1}');
+    await fixture.redis.rpush(`${base}q:${client}`, ids[1] as string);
+    const config = { ...fixture.config, ROLE: 'worker' as const, WORKER_METRICS_PORT: 0 };
+
+    const refused = await rejection(startServer(config, createLogger('silent')));
+    expect(refused).toBeInstanceOf(OutdatedLayoutError);
+    expect(refused.message).toContain('npm run upgrade:redis');
+    expect(refused.message).toContain(`${base}jobs`);
+    expect(await fixture.redis.hlen(`${base}jobs`)).toBe(1);
+
+    expect(await upgradeRedisLayout(fixture.engine)).toEqual({ clients: 1, requests: 1 });
+    const running = await startServer(config, createLogger('silent'));
+    await running.close();
   });
 });
